@@ -1,0 +1,145 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+let strict: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("MemberImportVisibility"),
+]
+
+/// One thin executable per process: it only wires configuration to a library.
+func service(_ name: String, _ library: String) -> Target {
+    .executableTarget(
+        name: name,
+        dependencies: [.target(name: library), "ServiceSupport"],
+        path: "Sources/Executables/\(name)",
+        swiftSettings: strict
+    )
+}
+
+let serviceNames: [(String, String)] = [
+    ("checkout-api", "CheckoutAPI"),
+    ("event-store", "EventStore"),
+    ("stock-reservation", "StockReservation"),
+    ("payment", "Payment"),
+    ("order-creation", "OrderCreation"),
+    ("compensation", "Compensation"),
+    ("audit", "Audit"),
+    ("cqrs-projection", "CQRSProjection"),
+]
+
+let package = Package(
+    name: "chorus",
+    platforms: [.macOS(.v15)],
+    products: serviceNames.map { .executable(name: $0.0, targets: [$0.0]) } + [
+        .executable(name: "chorus", targets: ["chorus"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-crypto.git", from: "3.12.3"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
+    ],
+    targets: [
+        // C bindings: a module map and a shim header, nothing else.
+        .systemLibrary(name: "CHiredis", providers: [.apt(["libhiredis-dev"])]),
+        .systemLibrary(name: "CLibPQ", providers: [.apt(["libpq-dev"])]),
+
+        // Thin, safe wrappers over the C clients.
+        .target(name: "DedicatedThread", swiftSettings: strict),
+        .target(
+            name: "Redis",
+            dependencies: ["CHiredis", "DedicatedThread"],
+            swiftSettings: strict
+        ),
+        .target(
+            name: "Postgres",
+            dependencies: ["CLibPQ", "DedicatedThread"],
+            swiftSettings: strict
+        ),
+
+        // The pure domain: events, folds, rules. No I/O.
+        .target(
+            name: "CheckoutDomain",
+            dependencies: [.product(name: "Crypto", package: "swift-crypto")],
+            swiftSettings: strict
+        ),
+
+        // The Redis Streams runtime: consumer groups, claiming, dead letters, publishing.
+        .target(
+            name: "StreamRuntime",
+            dependencies: [
+                "Redis",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strict
+        ),
+
+        // Effects once: inbox, effect and outgoing events in one transaction per batch.
+        .target(
+            name: "ExactlyOnce",
+            dependencies: ["StreamRuntime", "Postgres", "CheckoutDomain"],
+            swiftSettings: strict
+        ),
+
+        // HTTP conventions shared by every service that serves HTTP.
+        .target(
+            name: "HTTPSupport",
+            dependencies: [
+                .product(name: "Hummingbird", package: "hummingbird"), .product(name: "Logging", package: "swift-log"),
+                .product(name: "HTTPTypes", package: "swift-http-types"), "Postgres", "CheckoutDomain",
+            ],
+            swiftSettings: strict
+        ),
+
+        // Configuration and process wiring shared by the executables.
+        .target(
+            name: "ServiceSupport",
+            dependencies: [
+                "ExactlyOnce", "HTTPSupport",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strict
+        ),
+
+        // One library per service.
+        .target(name: "CheckoutAPI", dependencies: ["ServiceSupport", "HTTPSupport"], swiftSettings: strict),
+        .target(name: "EventStore", dependencies: ["ServiceSupport", "HTTPSupport"], swiftSettings: strict),
+        .target(name: "StockReservation", dependencies: ["ServiceSupport"], swiftSettings: strict),
+        .target(name: "Payment", dependencies: ["ServiceSupport"], swiftSettings: strict),
+        .target(name: "OrderCreation", dependencies: ["ServiceSupport"], swiftSettings: strict),
+        .target(name: "Compensation", dependencies: ["ServiceSupport"], swiftSettings: strict),
+        .target(name: "Audit", dependencies: ["ServiceSupport"], swiftSettings: strict),
+        .target(name: "CQRSProjection", dependencies: ["ServiceSupport", "HTTPSupport"], swiftSettings: strict),
+    ]
+    + serviceNames.map { service($0.0, $0.1) }
+    + [
+        .executableTarget(
+            name: "chorus",
+            dependencies: [
+                "ServiceSupport", "CheckoutDomain",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            path: "Sources/Executables/chorus",
+            swiftSettings: strict
+        ),
+
+        // Starts real redis-server and PostgreSQL processes for the tests.
+        .target(name: "TestSupport", dependencies: ["Redis", "Postgres"], path: "Tests/TestSupport", swiftSettings: strict),
+        .testTarget(name: "CheckoutDomainTests", dependencies: ["CheckoutDomain"], swiftSettings: strict),
+        .testTarget(
+            name: "IntegrationTests",
+            dependencies: [
+                "TestSupport", "CheckoutAPI", "EventStore", "StockReservation", "Payment",
+                "OrderCreation", "Compensation", "Audit", "CQRSProjection",
+            ],
+            swiftSettings: strict
+        ),
+    ],
+    swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,54 @@
+import CheckoutDomain
+import ExactlyOnce
+import Postgres
+
+/// Keeps an append-only trail of every event, with its correlation and causation ids.
+/// A trigger refuses any `UPDATE` or `DELETE` of the trail.
+public struct AuditEffect: EventEffect {
+    public let worker = Worker.audit
+    public let schema = "audit"
+
+    public init() {}
+
+    public var migrations: [String] {
+        [
+            """
+            CREATE TABLE IF NOT EXISTS audit.audit_log (
+                position       bigserial PRIMARY KEY,
+                event_id       text NOT NULL UNIQUE,
+                event_type     text NOT NULL,
+                correlation_id text NOT NULL,
+                causation_id   text,
+                producer       text NOT NULL,
+                occurred_at    timestamptz NOT NULL,
+                payload        jsonb NOT NULL,
+                recorded_at    timestamptz NOT NULL DEFAULT now()
+            )
+            """,
+            "CREATE INDEX IF NOT EXISTS audit_log_correlation ON audit.audit_log (correlation_id)",
+            """
+            CREATE OR REPLACE FUNCTION audit.refuse_change() RETURNS trigger LANGUAGE plpgsql AS $$
+            BEGIN
+                RAISE EXCEPTION 'the audit trail is append-only' USING ERRCODE = 'insufficient_privilege';
+            END
+            $$
+            """,
+            """
+            CREATE OR REPLACE TRIGGER audit_log_append_only BEFORE UPDATE OR DELETE ON audit.audit_log
+            FOR EACH ROW EXECUTE FUNCTION audit.refuse_change()
+            """,
+        ]
+    }
+
+    public func apply(_ envelope: EventEnvelope, in database: isolated PostgresConnection) throws -> [DomainEvent] {
+        try database.query(
+            """
+            INSERT INTO audit.audit_log (event_id, event_type, correlation_id, causation_id, producer, occurred_at, payload)
+            VALUES ($1, $2, $3, $4, $5, $6::timestamptz, $7::jsonb)
+            ON CONFLICT (event_id) DO NOTHING
+            """,
+            [envelope.eventID, envelope.event.type.rawValue, envelope.metadata.correlationID, envelope.metadata.causationID,
+             envelope.metadata.producer, Timestamp.format(envelope.metadata.occurredAt), envelope.event.encodedPayload()])
+        return []
+    }
+}

@@ -1,0 +1,133 @@
+import CheckoutDomain
+import Foundation
+import HTTPSupport
+import Hummingbird
+import Postgres
+
+/// The read side over HTTP: checkouts, customers and their orders, store stock and sales.
+/// Every answer comes from this service's own read models.
+public struct ReadModelRoutes: Sendable {
+    let database: PostgresConnectionPool
+
+    public init(database: PostgresConnectionPool) {
+        self.database = database
+    }
+
+    struct Customer: Encodable {
+        var customerID: String
+        var name: String?
+        var email: String?
+        var balanceCents: Int64
+        enum CodingKeys: String, CodingKey { case customerID = "customer_id", name, email, balanceCents = "balance_cents" }
+    }
+
+    struct CustomerOrder: Encodable {
+        var orderID: String
+        var checkoutID: String
+        var storeID: String
+        var totalCents: Int64
+        var lines: [CheckoutLine]
+        var createdAt: String
+        enum CodingKeys: String, CodingKey {
+            case orderID = "order_id", checkoutID = "checkout_id", storeID = "store_id", totalCents = "total_cents", lines
+            case createdAt = "created_at"
+        }
+    }
+
+    struct CustomerOrders: Encodable {
+        var customerID: String
+        var orders: [CustomerOrder]
+        enum CodingKeys: String, CodingKey { case customerID = "customer_id", orders }
+    }
+
+    struct StockLevel: Encodable {
+        var sku: String
+        var onHand: Int
+        var reserved: Int
+        var available: Int
+        var sold: Int
+        enum CodingKeys: String, CodingKey { case sku, onHand = "on_hand", reserved, available, sold }
+    }
+
+    struct StoreStock: Encodable {
+        var storeID: String
+        var items: [StockLevel]
+        enum CodingKeys: String, CodingKey { case storeID = "store_id", items }
+    }
+
+    struct StoreSales: Encodable {
+        var storeID: String
+        var date: String
+        var orders: Int
+        var units: Int
+        var revenueCents: Int64
+        enum CodingKeys: String, CodingKey { case storeID = "store_id", date, orders, units, revenueCents = "revenue_cents" }
+    }
+
+    public func register(on router: Router<some RequestContext>) {
+        router.get("/checkouts/:id") { _, context -> Response in
+            let id = try context.parameters.require("id")
+            guard let row = try await database.connection.query(
+                "SELECT state::text AS state FROM cqrs_projection.checkouts WHERE checkout_id = $1", [id]).first
+            else { throw Problem.notFound("no checkout \(id)") }
+            let state = try JSONDecoder().decode(CheckoutState.self, from: Data(try row.decode("state", as: String.self).utf8))
+            return try JSONBody.response(state)
+        }
+        router.get("/customers/:id") { _, context -> Response in
+            let id = try context.parameters.require("id")
+            guard let row = try await database.connection.query(
+                "SELECT customer_id, name, email, balance_cents FROM cqrs_projection.customer_balances WHERE customer_id = $1", [id]).first
+            else { throw Problem.notFound("no customer \(id)") }
+            return try JSONBody.response(Customer(
+                customerID: try row.decode("customer_id"), name: try row.decodeIfPresent("name"),
+                email: try row.decodeIfPresent("email"), balanceCents: try row.decode("balance_cents")))
+        }
+        router.get("/customers/:id/orders") { _, context -> Response in
+            let id = try context.parameters.require("id")
+            let rows = try await database.connection.query(
+                """
+                SELECT order_id, checkout_id, store_id, total_cents, lines::text AS lines,
+                       to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS created_at
+                FROM cqrs_projection.orders_by_customer WHERE customer_id = $1 ORDER BY created_at DESC, order_id
+                """,
+                [id])
+            let orders = try rows.map { row in
+                CustomerOrder(
+                    orderID: try row.decode("order_id"), checkoutID: try row.decode("checkout_id"), storeID: try row.decode("store_id"),
+                    totalCents: try row.decode("total_cents"),
+                    lines: try JSONDecoder().decode([CheckoutLine].self, from: Data(try row.decode("lines", as: String.self).utf8)),
+                    createdAt: try row.decode("created_at"))
+            }
+            return try JSONBody.response(CustomerOrders(customerID: id, orders: orders))
+        }
+        router.get("/stores/:id/stock") { _, context -> Response in
+            let id = try context.parameters.require("id")
+            let rows = try await database.connection.query(
+                "SELECT sku, on_hand, reserved, sold FROM cqrs_projection.stock_levels WHERE store_id = $1 ORDER BY sku", [id])
+            guard !rows.isEmpty else { throw Problem.notFound("no stock at store \(id)") }
+            let items = try rows.map { row in
+                let onHand: Int = try row.decode("on_hand")
+                let reserved: Int = try row.decode("reserved")
+                return StockLevel(sku: try row.decode("sku"), onHand: onHand, reserved: reserved, available: onHand - reserved,
+                                  sold: try row.decode("sold"))
+            }
+            return try JSONBody.response(StoreStock(storeID: id, items: items))
+        }
+        router.get("/stores/:id/sales") { request, context -> Response in
+            let id = try context.parameters.require("id")
+            let date = request.uri.queryParameters.get("date") ?? String(Timestamp.format(Date()).prefix(10))
+            guard Self.isCalendarDate(date) else { throw Problem.badRequest("date must be YYYY-MM-DD", slug: "invalid-date") }
+            let row = try await database.connection.query(
+                "SELECT orders, units, revenue_cents FROM cqrs_projection.sales_by_store_day WHERE store_id = $1 AND day = $2::date",
+                [id, date]).first
+            return try JSONBody.response(StoreSales(
+                storeID: id, date: date, orders: try row?.decode("orders") ?? 0, units: try row?.decode("units") ?? 0,
+                revenueCents: try row?.decode("revenue_cents") ?? 0))
+        }
+    }
+
+    static func isCalendarDate(_ text: String) -> Bool {
+        guard text.utf8.count == 10, let date = Timestamp.parse(text + "T00:00:00Z") else { return false }
+        return Timestamp.format(date).hasPrefix(text)
+    }
+}

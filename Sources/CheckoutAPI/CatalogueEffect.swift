@@ -1,0 +1,81 @@
+import CheckoutDomain
+import ExactlyOnce
+import Postgres
+
+/// The checkout API's own view of the catalogue, stores and customers, built from reference
+/// events, so that it can price and validate checkouts without reading another service's data.
+public struct CatalogueEffect: EventEffect {
+    public let worker = Worker.checkoutAPI
+    public let schema = "checkout_api"
+
+    public init() {}
+
+    public var migrations: [String] {
+        [
+            """
+            CREATE TABLE IF NOT EXISTS checkout_api.products (
+                sku         text PRIMARY KEY,
+                name        text NOT NULL,
+                price_cents bigint NOT NULL CHECK (price_cents >= 0)
+            )
+            """,
+            """
+            CREATE TABLE IF NOT EXISTS checkout_api.stores (
+                store_id text PRIMARY KEY,
+                name     text NOT NULL,
+                channel  text NOT NULL,
+                paused   boolean NOT NULL DEFAULT false
+            )
+            """,
+            """
+            CREATE TABLE IF NOT EXISTS checkout_api.customers (
+                customer_id text PRIMARY KEY,
+                name        text NOT NULL
+            )
+            """,
+            """
+            CREATE TABLE IF NOT EXISTS checkout_api.idempotency_keys (
+                idempotency_key text PRIMARY KEY,
+                fingerprint     text NOT NULL,
+                checkout_id     text NOT NULL,
+                stream          text NOT NULL,
+                event_fields    jsonb NOT NULL,
+                published       boolean NOT NULL DEFAULT false,
+                created_at      timestamptz NOT NULL DEFAULT now()
+            )
+            """,
+        ]
+    }
+
+    public func apply(_ envelope: EventEnvelope, in database: isolated PostgresConnection) throws -> [DomainEvent] {
+        switch envelope.event {
+        case .productRegistered(let event):
+            try database.query(
+                """
+                INSERT INTO checkout_api.products (sku, name, price_cents) VALUES ($1, $2, $3)
+                ON CONFLICT (sku) DO UPDATE SET name = EXCLUDED.name, price_cents = EXCLUDED.price_cents
+                """,
+                [event.sku, event.name, event.priceCents])
+        case .productRepriced(let event):
+            try database.query("UPDATE checkout_api.products SET price_cents = $2 WHERE sku = $1", [event.sku, event.priceCents])
+        case .storeOpened(let event):
+            try database.query(
+                """
+                INSERT INTO checkout_api.stores (store_id, name, channel) VALUES ($1, $2, $3)
+                ON CONFLICT (store_id) DO UPDATE SET name = EXCLUDED.name, channel = EXCLUDED.channel
+                """,
+                [event.storeID, event.name, event.channel.rawValue])
+        case .storePaused(let event):
+            try database.query("UPDATE checkout_api.stores SET paused = true WHERE store_id = $1", [event.storeID])
+        case .storeResumed(let event):
+            try database.query("UPDATE checkout_api.stores SET paused = false WHERE store_id = $1", [event.storeID])
+        case .customerRegistered(let event):
+            try database.query(
+                "INSERT INTO checkout_api.customers (customer_id, name) VALUES ($1, $2) ON CONFLICT (customer_id) DO UPDATE SET name = EXCLUDED.name",
+                [event.customerID, event.name])
+        default:
+            break
+        }
+        return []
+    }
+}

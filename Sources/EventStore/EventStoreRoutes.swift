@@ -1,0 +1,86 @@
+import CheckoutDomain
+import Foundation
+import HTTPSupport
+import Hummingbird
+
+/// The event store's HTTP API: aggregates rebuilt by folding their events, and raw histories.
+public struct EventStoreRoutes: Sendable {
+    let reader: EventStoreReader
+
+    public init(reader: EventStoreReader) {
+        self.reader = reader
+    }
+
+    /// The body of `GET /projections/<id>`.
+    struct Projection: Encodable {
+        var aggregateID: String
+        var kind: AggregateKind
+        var version: Int
+        var state: AggregateSnapshot
+        enum CodingKeys: String, CodingKey { case aggregateID = "aggregate_id", kind, version, state }
+    }
+
+    /// One event of `GET /projections/<id>/events`.
+    struct HistoryEntry: Encodable {
+        var position: Int64
+        var version: Int
+        var eventID: String
+        var type: EventType
+        var payload: DomainEventPayload
+        var correlationID: String
+        var causationID: String?
+        var producer: String
+        var occurredAt: String
+        enum CodingKeys: String, CodingKey {
+            case position, version, eventID = "event_id", type, payload, correlationID = "correlation_id"
+            case causationID = "causation_id", producer, occurredAt = "occurred_at"
+        }
+    }
+
+    /// Encodes an event's payload as the contract's JSON object.
+    struct DomainEventPayload: Encodable {
+        var event: DomainEvent
+        func encode(to encoder: any Encoder) throws { try event.payload.encode(to: encoder) }
+    }
+
+    public func register(on router: Router<some RequestContext>) {
+        router.get("/projections/:id") { request, context -> Response in
+            let history = try await self.history(request, context)
+            guard let state = AggregateSnapshot.rebuild(history.reference, from: history.events.map(\.envelope)) else {
+                throw Problem.notFound("no aggregate \(history.reference.id)")
+            }
+            return try JSONBody.response(Projection(
+                aggregateID: history.reference.id, kind: history.reference.kind,
+                version: history.events.last?.version ?? 0, state: state))
+        }
+        router.get("/projections/:id/events") { request, context -> Response in
+            let history = try await self.history(request, context)
+            return try JSONBody.response(history.events.map { stored in
+                HistoryEntry(
+                    position: stored.position, version: stored.version, eventID: stored.envelope.eventID,
+                    type: stored.envelope.event.type, payload: DomainEventPayload(event: stored.envelope.event),
+                    correlationID: stored.envelope.metadata.correlationID, causationID: stored.envelope.metadata.causationID,
+                    producer: stored.envelope.metadata.producer, occurredAt: Timestamp.format(stored.envelope.metadata.occurredAt))
+            })
+        }
+    }
+
+    private func history(_ request: Request, _ context: some RequestContext) async throws -> AggregateHistory {
+        let id = try context.parameters.require("id")
+        var kind: AggregateKind?
+        if let name = request.uri.queryParameters.get("kind") {
+            guard let parsed = AggregateKind(rawValue: name) else {
+                throw Problem.badRequest("kind must be one of " + AggregateKind.allCases.map(\.rawValue).joined(separator: ", "))
+            }
+            kind = parsed
+        }
+        do {
+            return try await reader.history(of: id, kind: kind)
+        } catch EventStoreReadError.notFound {
+            throw Problem.notFound("no aggregate \(id)")
+        } catch EventStoreReadError.ambiguous(_, let kinds) {
+            throw Problem(.conflict, slug: "ambiguous-id", title: "Ambiguous id",
+                          detail: "several aggregates are named \(id); add ?kind= one of " + kinds.map(\.rawValue).joined(separator: ", "))
+        }
+    }
+}

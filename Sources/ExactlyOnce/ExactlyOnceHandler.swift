@@ -1,0 +1,113 @@
+import CheckoutDomain
+import Foundation
+import Logging
+import Postgres
+import StreamRuntime
+
+/// Turns at-least-once delivery into effects that happen once.
+///
+/// For each batch, in one PostgreSQL transaction:
+/// 1. it looks up the inbox: an event seen before is not applied again, and the events it
+///    caused then are published again, exactly as stored;
+/// 2. otherwise it applies the effect, records the event's id in the inbox and stores the
+///    events to emit, whose ids derive from the input's id.
+///
+/// After the commit the stream consumer publishes, then acknowledges. A crash anywhere in
+/// between leaves the input pending; its next delivery finds the inbox record and republishes.
+public struct ExactlyOnceHandler<Effect: EventEffect>: StreamBatchHandler {
+    public let effect: Effect
+    let database: PostgresConnection
+    let topology: StreamTopology
+    let logger: Logger
+
+    /// - Parameters:
+    ///   - database: a connection used by this handler alone.
+    public init(effect: Effect, database: PostgresConnection, topology: StreamTopology, logger: Logger) {
+        self.effect = effect
+        self.database = database
+        self.topology = topology
+        self.logger = logger
+    }
+
+    /// Creates the worker's schema, inbox and tables.
+    public func migrate() async throws {
+        try await Migrations.run(schema: effect.schema, statements: Inbox.migrations(schema: effect.schema) + effect.migrations, on: database)
+    }
+
+    public func handle(_ entries: [StreamEntry]) async throws -> BatchOutcome {
+        var outcome = BatchOutcome()
+        var work: [(reference: StreamEntryReference, envelope: EventEnvelope)] = []
+        for entry in entries {
+            guard let type = entry.fields[StreamField.type], let eventType = EventType(rawValue: type) else {
+                outcome.deadLettered.append(DeadLetter(
+                    entry: entry, reason: "unknown event type \(entry.fields[StreamField.type] ?? "(none)")"))
+                continue
+            }
+            guard effect.worker.handles.contains(eventType) else {
+                outcome.acknowledged.append(entry.reference)
+                continue
+            }
+            do {
+                work.append((entry.reference, try EventEnvelope(streamFields: entry.fields)))
+            } catch {
+                outcome.deadLettered.append(DeadLetter(entry: entry, reason: error.description))
+            }
+        }
+        guard !work.isEmpty else { return outcome }
+
+        let effect = self.effect
+        let topology = self.topology
+        let batch = work
+        let result = try await database.withRetryingTransaction { database in
+            try Self.applyBatch(batch, effect: effect, topology: topology, database: database)
+        }
+        outcome.publish += result.publish
+        outcome.acknowledged += result.done
+        for (reference, error) in result.failures {
+            logger.error("event failed; it stays pending", metadata: ["entry": "\(reference)", "error": "\(error)"])
+        }
+        return outcome
+    }
+
+    private struct BatchResult: Sendable {
+        var publish: [OutgoingEntry] = []
+        var done: [StreamEntryReference] = []
+        var failures: [(StreamEntryReference, String)] = []
+    }
+
+    private static func applyBatch(
+        _ batch: [(reference: StreamEntryReference, envelope: EventEnvelope)],
+        effect: Effect,
+        topology: StreamTopology,
+        database: isolated PostgresConnection
+    ) throws -> BatchResult {
+        var result = BatchResult()
+        var seen = try Inbox.storedOutputs(of: batch.map(\.envelope.eventID), schema: effect.schema, in: database)
+        let now = Timestamp.now()
+        for (reference, envelope) in batch {
+            if let stored = seen[envelope.eventID] {
+                result.publish += stored
+                result.done.append(reference)
+                continue
+            }
+            do {
+                let outputs = try database.withSavepoint {
+                    let events = try effect.apply(envelope, in: database)
+                    let outputs = envelope.causing(events, producer: effect.worker.rawValue, at: now).map { output in
+                        OutgoingEntry(stream: topology.stream(for: output.event), fields: output.streamFields)
+                    }
+                    try Inbox.record(envelope, outputs: outputs, schema: effect.schema, in: database)
+                    return outputs
+                }
+                seen[envelope.eventID] = outputs
+                result.publish += outputs
+                result.done.append(reference)
+            } catch let error as PostgresError where error.isTransient || error.code == .connectionFailed {
+                throw error
+            } catch {
+                result.failures.append((reference, "\(error)"))
+            }
+        }
+        return result
+    }
+}

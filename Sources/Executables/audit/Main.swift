@@ -1,0 +1,10 @@
+import Audit
+import ServiceSupport
+
+/// The `audit` process: configuration in, `Audit` out.
+@main
+enum Main {
+    static func main() async {
+        await ProcessMain.run(AuditEffect())
+    }
+}

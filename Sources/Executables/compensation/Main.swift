@@ -1,0 +1,10 @@
+import Compensation
+import ServiceSupport
+
+/// The `compensation` process: configuration in, `Compensation` out.
+@main
+enum Main {
+    static func main() async {
+        await ProcessMain.run(CompensationEffect())
+    }
+}

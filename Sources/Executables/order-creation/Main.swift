@@ -1,0 +1,10 @@
+import OrderCreation
+import ServiceSupport
+
+/// The `order-creation` process: configuration in, `OrderCreation` out.
+@main
+enum Main {
+    static func main() async {
+        await ProcessMain.run(OrderCreationEffect())
+    }
+}

@@ -1,0 +1,10 @@
+import Payment
+import ServiceSupport
+
+/// The `payment` process: configuration in, `Payment` out.
+@main
+enum Main {
+    static func main() async {
+        await ProcessMain.run(PaymentEffect())
+    }
+}

@@ -1,0 +1,23 @@
+import Synchronization
+
+/// A few connections used in turn, for servers that run many short statements at once.
+/// A transaction always runs on one connection, from `BEGIN` to `COMMIT`.
+public final class PostgresConnectionPool: Sendable {
+    public let connections: [PostgresConnection]
+    private let next = Atomic<Int>(0)
+
+    /// - Parameter size: how many connections to open (at least one).
+    public init(connectionString: String, size: Int) {
+        connections = (0..<max(1, size)).map { _ in PostgresConnection(connectionString: connectionString) }
+    }
+
+    /// The connection to use for the next statement or transaction.
+    public var connection: PostgresConnection {
+        let index = next.add(1, ordering: .relaxed).oldValue
+        return connections[index % connections.count]
+    }
+
+    public func close() async {
+        for connection in connections { await connection.close() }
+    }
+}

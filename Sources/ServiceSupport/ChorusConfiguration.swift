@@ -1,0 +1,132 @@
+import CheckoutDomain
+import Foundation
+import Logging
+
+/// Everything a Chorus process reads from its environment, with defaults for a local run
+/// (the ones `chorus up` uses).
+public struct ChorusConfiguration: Sendable, Hashable {
+    /// `CHORUS_REDIS_URL`: `redis://[user:password@]host:port[/db]`.
+    public var redisURL: String
+    /// `CHORUS_DATABASE_URL`: a libpq URL or connection string. Never logged.
+    public var databaseURL: String
+    /// `CHORUS_STREAM_PREFIX`: the first part of every stream key.
+    public var streamPrefix: String
+    /// `CHORUS_PARTITIONS`: how many streams checkout events are spread over.
+    public var partitions: Int
+    /// `CHORUS_BATCH_SIZE`: entries read per stream in one `XREADGROUP`.
+    public var batchSize: Int
+    /// `CHORUS_BLOCK_MS`: how long one read waits for new entries.
+    public var blockMilliseconds: Int
+    /// `CHORUS_CLAIM_IDLE_MS`: how long an entry sits pending at a consumer before others claim it.
+    public var claimIdleMilliseconds: Int
+    /// `CHORUS_CLAIM_INTERVAL_MS`: how often a consumer looks for entries to claim.
+    public var claimIntervalMilliseconds: Int
+    /// `CHORUS_MAX_DELIVERIES`: deliveries after which a failing entry is dead-lettered.
+    public var maxDeliveries: Int
+    /// `CHORUS_CONSUMER_NAME`: this process's name in its consumer group; stable across restarts.
+    public var consumerName: String?
+    /// `CHORUS_HTTP_HOST`: the address the HTTP server binds.
+    public var httpHost: String
+    /// `CHORUS_HTTP_PORT`: the HTTP port; each service has its own default.
+    public var httpPort: Int?
+    /// `CHORUS_MAX_BODY_BYTES`: the largest request body accepted.
+    public var maxBodyBytes: Int
+    /// `CHORUS_DB_POOL_SIZE`: connections an HTTP service keeps to PostgreSQL (and to Redis).
+    public var poolSize: Int
+    /// `CHORUS_LOG_LEVEL`: trace, debug, info, notice, warning, error or critical.
+    public var logLevel: Logger.Level
+
+    public init(
+        redisURL: String = "redis://127.0.0.1:6479",
+        databaseURL: String = "postgresql://chorus@127.0.0.1:5479/chorus",
+        streamPrefix: String = "chorus",
+        partitions: Int = 4,
+        batchSize: Int = 100,
+        blockMilliseconds: Int = 1_000,
+        claimIdleMilliseconds: Int = 30_000,
+        claimIntervalMilliseconds: Int = 5_000,
+        maxDeliveries: Int = 5,
+        consumerName: String? = nil,
+        httpHost: String = "127.0.0.1",
+        httpPort: Int? = nil,
+        maxBodyBytes: Int = 64 * 1024,
+        poolSize: Int = 4,
+        logLevel: Logger.Level = .info
+    ) {
+        self.redisURL = redisURL
+        self.databaseURL = databaseURL
+        self.streamPrefix = streamPrefix
+        self.partitions = partitions
+        self.batchSize = batchSize
+        self.blockMilliseconds = blockMilliseconds
+        self.claimIdleMilliseconds = claimIdleMilliseconds
+        self.claimIntervalMilliseconds = claimIntervalMilliseconds
+        self.maxDeliveries = maxDeliveries
+        self.consumerName = consumerName
+        self.httpHost = httpHost
+        self.httpPort = httpPort
+        self.maxBodyBytes = maxBodyBytes
+        self.poolSize = poolSize
+        self.logLevel = logLevel
+    }
+
+    /// The streams this configuration names.
+    public var topology: StreamTopology { StreamTopology(prefix: streamPrefix, checkoutPartitions: partitions) }
+
+    /// The default HTTP port of each process.
+    public static func defaultPort(of worker: Worker) -> Int {
+        switch worker {
+        case .checkoutAPI: 8081
+        case .eventStore: 8082
+        case .cqrsProjection: 8083
+        case .stockReservation: 8084
+        case .payment: 8085
+        case .orderCreation: 8086
+        case .compensation: 8087
+        case .audit: 8088
+        }
+    }
+
+    /// Reads the configuration from environment variables; unset ones keep their defaults.
+    public static func fromEnvironment(_ environment: [String: String] = ProcessInfo.processInfo.environment) throws(ConfigurationError) -> ChorusConfiguration {
+        var configuration = ChorusConfiguration()
+        func integer(_ name: String, _ range: ClosedRange<Int>) throws(ConfigurationError) -> Int? {
+            guard let text = environment[name] else { return nil }
+            guard let value = Int(text), range.contains(value) else {
+                throw ConfigurationError(variable: name, message: "must be a whole number from \(range.lowerBound) to \(range.upperBound)")
+            }
+            return value
+        }
+        if let value = environment["CHORUS_REDIS_URL"] { configuration.redisURL = value }
+        if let value = environment["CHORUS_DATABASE_URL"] { configuration.databaseURL = value }
+        if let value = environment["CHORUS_STREAM_PREFIX"] {
+            guard !value.isEmpty, !value.contains(" ") else { throw ConfigurationError(variable: "CHORUS_STREAM_PREFIX", message: "must be a non-empty word") }
+            configuration.streamPrefix = value
+        }
+        if let value = try integer("CHORUS_PARTITIONS", 1...1024) { configuration.partitions = value }
+        if let value = try integer("CHORUS_BATCH_SIZE", 1...10_000) { configuration.batchSize = value }
+        if let value = try integer("CHORUS_BLOCK_MS", 1...60_000) { configuration.blockMilliseconds = value }
+        if let value = try integer("CHORUS_CLAIM_IDLE_MS", 1...86_400_000) { configuration.claimIdleMilliseconds = value }
+        if let value = try integer("CHORUS_CLAIM_INTERVAL_MS", 1...3_600_000) { configuration.claimIntervalMilliseconds = value }
+        if let value = try integer("CHORUS_MAX_DELIVERIES", 1...1_000) { configuration.maxDeliveries = value }
+        if let value = environment["CHORUS_CONSUMER_NAME"], !value.isEmpty { configuration.consumerName = value }
+        if let value = environment["CHORUS_HTTP_HOST"] { configuration.httpHost = value }
+        if let value = try integer("CHORUS_HTTP_PORT", 0...65_535) { configuration.httpPort = value }
+        if let value = try integer("CHORUS_MAX_BODY_BYTES", 1_024...16_777_216) { configuration.maxBodyBytes = value }
+        if let value = try integer("CHORUS_DB_POOL_SIZE", 1...64) { configuration.poolSize = value }
+        if let value = environment["CHORUS_LOG_LEVEL"] {
+            guard let level = Logger.Level(rawValue: value.lowercased()) else {
+                throw ConfigurationError(variable: "CHORUS_LOG_LEVEL", message: "must be trace, debug, info, notice, warning, error or critical")
+            }
+            configuration.logLevel = level
+        }
+        return configuration
+    }
+}
+
+/// An environment variable holds a value Chorus cannot use.
+public struct ConfigurationError: Error, CustomStringConvertible, Sendable {
+    public var variable: String
+    public var message: String
+    public var description: String { "\(variable) \(message)" }
+}

@@ -1,0 +1,119 @@
+import CheckoutDomain
+import ExactlyOnce
+import Foundation
+import HTTPSupport
+import Hummingbird
+import Logging
+import Postgres
+import Redis
+import ServiceLifecycle
+import StreamRuntime
+
+/// The connections and settings a process's routes can use.
+public struct ProcessResources: Sendable {
+    public let configuration: ChorusConfiguration
+    public let topology: StreamTopology
+    /// Connections for HTTP handlers (the consumer has its own).
+    public let database: PostgresConnectionPool
+    public let redis: RedisConnectionPool
+    public let logger: Logger
+}
+
+/// One Chorus process: a worker's stream consumer plus its HTTP server (health, readiness and
+/// the service's own routes), as one `Service`.
+///
+/// On graceful shutdown the HTTP server stops first, then the consumer finishes its batch in
+/// flight, publishes, acknowledges and returns.
+public struct ChorusProcess<Effect: EventEffect>: Service {
+    public let effect: Effect
+    public let configuration: ChorusConfiguration
+    let logger: Logger
+    let routes: @Sendable (Router<BasicRequestContext>, ProcessResources) -> Void
+    let onListening: @Sendable (Int) async -> Void
+
+    /// - Parameters:
+    ///   - routes: adds the service's own routes.
+    ///   - onListening: called with the bound port once the HTTP server listens.
+    public init(
+        effect: Effect,
+        configuration: ChorusConfiguration,
+        logger: Logger,
+        routes: @escaping @Sendable (Router<BasicRequestContext>, ProcessResources) -> Void = { _, _ in },
+        onListening: @escaping @Sendable (Int) async -> Void = { _ in }
+    ) {
+        self.effect = effect
+        self.configuration = configuration
+        var logger = logger
+        logger[metadataKey: "service"] = "\(effect.worker.rawValue)"
+        self.logger = logger
+        self.routes = routes
+        self.onListening = onListening
+    }
+
+    public func run() async throws {
+        let worker = effect.worker
+        let redisConfiguration = try RedisConfiguration(url: configuration.redisURL)
+        let topology = configuration.topology
+        let resources = ProcessResources(
+            configuration: configuration,
+            topology: topology,
+            database: PostgresConnectionPool(connectionString: configuration.databaseURL, size: configuration.poolSize),
+            redis: RedisConnectionPool(configuration: redisConfiguration, size: configuration.poolSize),
+            logger: logger)
+        let consumerDatabase = PostgresConnection(connectionString: configuration.databaseURL)
+        let handler = ExactlyOnceHandler(effect: effect, database: consumerDatabase, topology: topology, logger: logger)
+        try await Self.untilReachable(logger: logger, what: "PostgreSQL") { try await handler.migrate() }
+
+        let streams = topology.streams(readBy: worker)
+        let consumer = StreamConsumer(
+            configuration: StreamConsumerConfiguration(
+                group: worker.groupName,
+                consumer: configuration.consumerName ?? Self.defaultConsumerName(worker),
+                streams: streams,
+                deadLetterStream: topology.deadLetterStream,
+                batchSize: configuration.batchSize,
+                blockMilliseconds: configuration.blockMilliseconds,
+                claimIdleMilliseconds: configuration.claimIdleMilliseconds,
+                claimIntervalMilliseconds: configuration.claimIntervalMilliseconds,
+                maxDeliveries: configuration.maxDeliveries),
+            redis: RedisConnection(configuration: redisConfiguration),
+            handler: handler,
+            logger: logger)
+
+        let router = Router()
+        router.add(middleware: ProblemMiddleware())
+        HealthRoutes(resources: resources, group: worker.groupName, streams: streams).register(on: router)
+        routes(router, resources)
+        let onListening = self.onListening
+        let app = Application(
+            router: router,
+            configuration: .init(address: .hostname(configuration.httpHost, port: configuration.httpPort ?? ChorusConfiguration.defaultPort(of: worker))),
+            onServerRunning: { channel in await onListening(channel.localAddress?.port ?? 0) },
+            logger: logger)
+
+        let group = ServiceGroup(configuration: .init(services: [consumer, app], logger: logger))
+        try await group.run()
+        await resources.database.close()
+        await resources.redis.close()
+        await consumerDatabase.close()
+    }
+
+    /// Runs `body` until it succeeds, so that a process started before its database waits for it.
+    static func untilReachable(logger: Logger, what: String, _ body: () async throws -> Void) async throws {
+        var delay = 100
+        while true {
+            do {
+                return try await body()
+            } catch {
+                if Task.isCancelled || Task.isShuttingDownGracefully { throw error }
+                logger.warning("\(what) not ready; retrying", metadata: ["error": "\(error)"])
+                try await Task.sleep(for: .milliseconds(delay))
+                delay = min(delay * 2, 5_000)
+            }
+        }
+    }
+
+    static func defaultConsumerName(_ worker: Worker) -> String {
+        "\(worker.rawValue)@\(ProcessInfo.processInfo.hostName)"
+    }
+}

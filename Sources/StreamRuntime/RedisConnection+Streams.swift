@@ -1,0 +1,172 @@
+import Redis
+
+/// Typed Redis Streams commands. Each one decodes its reply or throws `unexpectedReply`.
+extension RedisConnection {
+    /// Creates the consumer group at the start of the stream (and the stream if needed).
+    /// An existing group is left as it is.
+    public func ensureGroup(stream: String, group: String) async throws(RedisError) {
+        let reply = try await send(["XGROUP", "CREATE", stream, group, "0", "MKSTREAM"])
+        if case .error(let message) = reply, !message.hasPrefix("BUSYGROUP") {
+            throw RedisError(code: .commandFailed, message: message, command: "XGROUP CREATE \(stream)")
+        }
+    }
+
+    /// Appends entries in one round trip.
+    /// - Returns: the ids Redis gave them, in order.
+    @discardableResult
+    public func append(_ entries: [OutgoingEntry]) async throws(RedisError) -> [String] {
+        let commands = entries.map { entry in
+            ["XADD", entry.stream, "*"] + entry.fields.flatMap { [$0.name, $0.value] }
+        }
+        return try await executePipeline(commands).map { $0.string ?? "" }
+    }
+
+    /// Acknowledges entries in one round trip, one `XACK` per stream.
+    public func acknowledge(_ references: [StreamEntryReference], group: String) async throws(RedisError) {
+        var byStream: [String: [String]] = [:]
+        var order: [String] = []
+        for reference in references {
+            if byStream[reference.stream] == nil { order.append(reference.stream) }
+            byStream[reference.stream, default: []].append(reference.id)
+        }
+        _ = try await executePipeline(order.map { ["XACK", $0, group] + (byStream[$0] ?? []) })
+    }
+
+    /// Reads entries for a consumer: new ones (`>`) or, with `after`, the consumer's own pending ones.
+    /// - Parameters:
+    ///   - streams: the streams, in the order their entries are returned.
+    ///   - pendingAfter: for each stream, the id after which to list this consumer's pending
+    ///     entries; `nil` reads new entries.
+    ///   - blockMilliseconds: how long to wait for new entries; ignored for pending ones.
+    public func readGroup(
+        group: String,
+        consumer: String,
+        streams: [String],
+        count: Int,
+        blockMilliseconds: Int,
+        pendingAfter: [String]? = nil
+    ) async throws(RedisError) -> [StreamEntry] {
+        var command = ["XREADGROUP", "GROUP", group, consumer, "COUNT", String(count)]
+        let readingNew = pendingAfter == nil
+        if readingNew { command += ["BLOCK", String(blockMilliseconds)] }
+        command.append("STREAMS")
+        command += streams
+        command += pendingAfter ?? Array(repeating: ">", count: streams.count)
+        let reply = try await execute(command, blockingMilliseconds: readingNew ? blockMilliseconds : 0)
+        if reply == .null { return [] }
+        guard let perStream = reply.array else { throw Self.unexpected(reply, "XREADGROUP") }
+        var byStream: [String: [StreamEntry]] = [:]
+        for streamReply in perStream {
+            guard let pair = streamReply.array, pair.count == 2, let name = pair[0].string, let entries = pair[1].array else {
+                throw Self.unexpected(streamReply, "XREADGROUP")
+            }
+            byStream[name] = try entries.map { entry throws(RedisError) in
+                try Self.decodeEntry(entry, stream: name, deliveryCount: readingNew ? 1 : 0)
+            }
+        }
+        return streams.flatMap { byStream[$0] ?? [] }
+    }
+
+    /// Claims entries that other consumers left pending for at least `minIdleMilliseconds`.
+    /// - Returns: the claimed entries, the cursor for the next call (`0-0` when the scan is
+    ///   done), and the ids of pending entries that were deleted from the stream meanwhile.
+    public func autoClaim(
+        stream: String,
+        group: String,
+        consumer: String,
+        minIdleMilliseconds: Int,
+        start: String,
+        count: Int
+    ) async throws(RedisError) -> (entries: [StreamEntry], next: String, deleted: [String]) {
+        let reply = try await execute([
+            "XAUTOCLAIM", stream, group, consumer, String(minIdleMilliseconds), start, "COUNT", String(count),
+        ])
+        guard let parts = reply.array, parts.count >= 2, let next = parts[0].string, let claimed = parts[1].array else {
+            throw Self.unexpected(reply, "XAUTOCLAIM")
+        }
+        var entries: [StreamEntry] = []
+        for entry in claimed where entry != .null {
+            entries.append(try Self.decodeEntry(entry, stream: stream, deliveryCount: 0))
+        }
+        let deleted = parts.count > 2 ? (parts[2].array ?? []).compactMap(\.string) : []
+        return (entries, next, deleted)
+    }
+
+    /// The delivery counts of pending entries, from `XPENDING`.
+    public func deliveryCounts(stream: String, group: String, ids: [String]) async throws(RedisError) -> [String: Int] {
+        guard let first = ids.min(by: Self.idLess), let last = ids.max(by: Self.idLess) else { return [:] }
+        let reply = try await execute(["XPENDING", stream, group, first, last, String(max(ids.count, 1) * 2 + 10)])
+        var counts: [String: Int] = [:]
+        for row in reply.array ?? [] {
+            guard let fields = row.array, fields.count >= 4, let id = fields[0].string, let count = fields[3].integer else { continue }
+            counts[id] = Int(count)
+        }
+        return counts
+    }
+
+    /// One row of `XINFO GROUPS`.
+    public struct GroupInfo: Sendable, Hashable {
+        public var name: String
+        public var consumers: Int
+        public var pending: Int
+        public var lastDeliveredID: String
+        /// Entries not yet delivered to the group; `nil` when Redis cannot tell.
+        public var lag: Int?
+    }
+
+    /// The consumer groups of a stream, with their lag and pending counts.
+    public func groups(of stream: String) async throws(RedisError) -> [GroupInfo] {
+        let reply = try await send(["XINFO", "GROUPS", stream])
+        if case .error(let message) = reply, message.contains("no such key") { return [] }
+        guard let rows = try reply.throwingError(command: ["XINFO", "GROUPS", stream]).array else {
+            throw Self.unexpected(reply, "XINFO GROUPS")
+        }
+        return rows.map { row in
+            let fields = row.keyedPairs
+            return GroupInfo(
+                name: fields["name"]?.string ?? "",
+                consumers: Int(fields["consumers"]?.integer ?? 0),
+                pending: Int(fields["pending"]?.integer ?? 0),
+                lastDeliveredID: fields["last-delivered-id"]?.string ?? "",
+                lag: fields["lag"]?.integer.map { Int($0) }
+            )
+        }
+    }
+
+    /// Every entry of a stream, oldest first; for tests, tools and replays of small streams.
+    public func range(of stream: String, count: Int = 10_000) async throws(RedisError) -> [StreamEntry] {
+        let reply = try await execute(["XRANGE", stream, "-", "+", "COUNT", String(count)])
+        return try (reply.array ?? []).map { entry throws(RedisError) in
+            try Self.decodeEntry(entry, stream: stream, deliveryCount: 0)
+        }
+    }
+
+    static func decodeEntry(_ value: RedisValue, stream: String, deliveryCount: Int) throws(RedisError) -> StreamEntry {
+        guard let pair = value.array, pair.count == 2, let id = pair[0].string else {
+            throw unexpected(value, "stream entry")
+        }
+        var fields: [String: String] = [:]
+        // A pending entry that was deleted from the stream comes back with null fields.
+        if let flat = pair[1].array {
+            var index = 0
+            while index + 1 < flat.count {
+                if let name = flat[index].string { fields[name] = flat[index + 1].string ?? "" }
+                index += 2
+            }
+        }
+        return StreamEntry(reference: StreamEntryReference(stream: stream, id: id), fields: fields, deliveryCount: deliveryCount)
+    }
+
+    static func unexpected(_ value: RedisValue, _ command: String) -> RedisError {
+        RedisError(code: .unexpectedReply, message: "unexpected reply \(String(describing: value).prefix(120))", command: command)
+    }
+
+    /// Orders stream ids (`<milliseconds>-<sequence>`) numerically.
+    public static func idLess(_ lhs: String, _ rhs: String) -> Bool {
+        func parts(_ id: String) -> (UInt64, UInt64) {
+            let split = id.split(separator: "-", maxSplits: 1)
+            return (UInt64(split.first ?? "") ?? 0, split.count > 1 ? UInt64(split[1]) ?? 0 : 0)
+        }
+        return parts(lhs) < parts(rhs)
+    }
+}

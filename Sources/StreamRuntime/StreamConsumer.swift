@@ -1,0 +1,295 @@
+import Foundation
+import Logging
+import Redis
+import ServiceLifecycle
+
+/// How a ``StreamConsumer`` reads its streams.
+public struct StreamConsumerConfiguration: Sendable, Hashable {
+    /// The consumer group; Chorus names it after the worker.
+    public var group: String
+    /// This consumer's name in the group. Keep it stable across restarts, so that a restarted
+    /// process finds its own pending entries first.
+    public var consumer: String
+    /// The streams to read, in the order their entries are handled within a batch.
+    public var streams: [String]
+    /// Where entries that cannot be processed go.
+    public var deadLetterStream: String
+    /// The most entries read per stream in one `XREADGROUP`.
+    public var batchSize: Int
+    /// How long one read waits for new entries. Shutdown waits at most this long.
+    public var blockMilliseconds: Int
+    /// How long an entry must sit pending at another consumer before this one claims it.
+    public var claimIdleMilliseconds: Int
+    /// How often to look for entries to claim.
+    public var claimIntervalMilliseconds: Int
+    /// Deliveries after which an entry that still fails goes to the dead-letter stream.
+    public var maxDeliveries: Int
+    /// The pause after a failed batch before it is read again.
+    public var retryBackoffMilliseconds: Int
+
+    public init(
+        group: String,
+        consumer: String,
+        streams: [String],
+        deadLetterStream: String,
+        batchSize: Int = 100,
+        blockMilliseconds: Int = 1_000,
+        claimIdleMilliseconds: Int = 30_000,
+        claimIntervalMilliseconds: Int = 5_000,
+        maxDeliveries: Int = 5,
+        retryBackoffMilliseconds: Int = 250
+    ) {
+        self.group = group
+        self.consumer = consumer
+        self.streams = streams
+        self.deadLetterStream = deadLetterStream
+        self.batchSize = batchSize
+        self.blockMilliseconds = blockMilliseconds
+        self.claimIdleMilliseconds = claimIdleMilliseconds
+        self.claimIntervalMilliseconds = claimIntervalMilliseconds
+        self.maxDeliveries = maxDeliveries
+        self.retryBackoffMilliseconds = retryBackoffMilliseconds
+    }
+}
+
+/// Reads streams through a consumer group and hands batches to a handler, as a `Service`.
+///
+/// - At start it creates the group if needed and handles its own pending entries first.
+/// - It reads new entries in batches (`XREADGROUP COUNT n BLOCK ms`).
+/// - Every ``StreamConsumerConfiguration/claimIntervalMilliseconds`` it claims entries other
+///   consumers left idle (`XAUTOCLAIM`), which is how a dead consumer's work gets done.
+/// - After a batch it appends what the handler publishes, then the dead letters, then
+///   acknowledges: an entry is acknowledged only once everything it caused is on a stream.
+/// - On graceful shutdown it finishes the batch in flight and returns.
+public struct StreamConsumer<Handler: StreamBatchHandler>: Service {
+    public let configuration: StreamConsumerConfiguration
+    let redis: RedisConnection
+    let handler: Handler
+    let logger: Logger
+
+    /// - Parameters:
+    ///   - redis: a connection used by this consumer alone (it blocks while waiting for entries).
+    public init(configuration: StreamConsumerConfiguration, redis: RedisConnection, handler: Handler, logger: Logger) {
+        self.configuration = configuration
+        self.redis = redis
+        self.handler = handler
+        var logger = logger
+        logger[metadataKey: "group"] = "\(configuration.group)"
+        logger[metadataKey: "consumer"] = "\(configuration.consumer)"
+        self.logger = logger
+    }
+
+    /// Runs until graceful shutdown or cancellation.
+    public func run() async throws {
+        var loop = ConsumerLoop(consumer: self)
+        await loop.run()
+    }
+
+    /// Reads and handles one round: pending entries if any are left, claimable ones when due,
+    /// otherwise new ones. For tests and tools that drive the consumer step by step.
+    /// - Returns: how many entries were handled.
+    @discardableResult
+    public func processAvailable() async throws -> Int {
+        var loop = ConsumerLoop(consumer: self)
+        try await loop.prepare()
+        var total = 0
+        while true {
+            let count = try await loop.step(blockMilliseconds: 1)
+            if count == 0 && !loop.isScanningPending { return total }
+            total += count
+        }
+    }
+}
+
+/// The mutable state of one running consumer.
+private struct ConsumerLoop<Handler: StreamBatchHandler> {
+    let consumer: StreamConsumer<Handler>
+    var configuration: StreamConsumerConfiguration { consumer.configuration }
+    var redis: RedisConnection { consumer.redis }
+    var logger: Logger { consumer.logger }
+
+    /// Per stream, the id after which to list our own pending entries; `nil` when none are left.
+    var pendingCursors: [String]?
+    var nextClaim = ContinuousClock.now
+    /// The last failure of entries still pending, for their dead-letter reason.
+    var lastFailures: [StreamEntryReference: String] = [:]
+
+    init(consumer: StreamConsumer<Handler>) {
+        self.consumer = consumer
+        pendingCursors = Array(repeating: "0", count: consumer.configuration.streams.count)
+        nextClaim = .now + .milliseconds(consumer.configuration.claimIntervalMilliseconds)
+    }
+
+    var isScanningPending: Bool { pendingCursors != nil }
+
+    mutating func run() async {
+        while !Task.isShuttingDownGracefully && !Task.isCancelled {
+            do {
+                try await prepare()
+                break
+            } catch {
+                logger.error("cannot create consumer groups", metadata: ["error": "\(error)"])
+                try? await Task.sleep(for: .milliseconds(configuration.retryBackoffMilliseconds * 4))
+            }
+        }
+        logger.info("consuming", metadata: ["streams": "\(configuration.streams.joined(separator: ","))"])
+        while !Task.isShuttingDownGracefully && !Task.isCancelled {
+            do {
+                _ = try await step(blockMilliseconds: configuration.blockMilliseconds)
+            } catch {
+                logger.error("batch failed; its entries stay pending", metadata: ["error": "\(error)"])
+                pendingCursors = Array(repeating: "0", count: configuration.streams.count)
+                try? await Task.sleep(for: .milliseconds(configuration.retryBackoffMilliseconds))
+            }
+        }
+        logger.info("stopped consuming")
+    }
+
+    func prepare() async throws {
+        for stream in configuration.streams {
+            try await redis.ensureGroup(stream: stream, group: configuration.group)
+        }
+    }
+
+    /// One round; returns how many entries it handled.
+    mutating func step(blockMilliseconds: Int) async throws -> Int {
+        if let cursors = pendingCursors {
+            let entries = try await redis.readGroup(
+                group: configuration.group, consumer: configuration.consumer, streams: configuration.streams,
+                count: configuration.batchSize, blockMilliseconds: 0, pendingAfter: cursors)
+            guard !entries.isEmpty else {
+                pendingCursors = nil
+                return 0
+            }
+            pendingCursors = zip(configuration.streams, cursors).map { stream, cursor in
+                entries.last { $0.reference.stream == stream }?.reference.id ?? cursor
+            }
+            return try await process(withDeliveryCounts(entries))
+        }
+        if ContinuousClock.now >= nextClaim {
+            nextClaim = .now + .milliseconds(configuration.claimIntervalMilliseconds)
+            let claimed = try await claimIdleEntries()
+            if !claimed.isEmpty {
+                logger.warning("claimed idle entries of another consumer", metadata: ["count": "\(claimed.count)"])
+                return try await process(withDeliveryCounts(claimed))
+            }
+        }
+        let entries = try await redis.readGroup(
+            group: configuration.group, consumer: configuration.consumer, streams: configuration.streams,
+            count: configuration.batchSize, blockMilliseconds: blockMilliseconds)
+        return try await process(entries)
+    }
+
+    func claimIdleEntries() async throws -> [StreamEntry] {
+        var claimed: [StreamEntry] = []
+        for stream in configuration.streams {
+            var cursor = "0-0"
+            repeat {
+                let page = try await redis.autoClaim(
+                    stream: stream, group: configuration.group, consumer: configuration.consumer,
+                    minIdleMilliseconds: configuration.claimIdleMilliseconds, start: cursor, count: configuration.batchSize)
+                claimed += page.entries
+                if !page.deleted.isEmpty {
+                    logger.error("pending entries were deleted from the stream before being processed",
+                                 metadata: ["stream": "\(stream)", "ids": "\(page.deleted.joined(separator: ","))"])
+                }
+                cursor = page.next
+            } while cursor != "0-0" && claimed.count < configuration.batchSize
+        }
+        return claimed
+    }
+
+    /// Pending and claimed entries have been delivered before: ask Redis how often.
+    func withDeliveryCounts(_ entries: [StreamEntry]) async throws -> [StreamEntry] {
+        var counts: [StreamEntryReference: Int] = [:]
+        for stream in Set(entries.map(\.reference.stream)) {
+            let ids = entries.filter { $0.reference.stream == stream }.map(\.reference.id)
+            for (id, count) in try await redis.deliveryCounts(stream: stream, group: configuration.group, ids: ids) {
+                counts[StreamEntryReference(stream: stream, id: id)] = count
+            }
+        }
+        return entries.map { entry in
+            var entry = entry
+            entry.deliveryCount = counts[entry.reference] ?? max(entry.deliveryCount, 1)
+            return entry
+        }
+    }
+
+    mutating func process(_ entries: [StreamEntry]) async throws -> Int {
+        guard !entries.isEmpty else { return 0 }
+        var deadLetters: [DeadLetter] = []
+        var workable: [StreamEntry] = []
+        for entry in entries {
+            if entry.fields.isEmpty {
+                deadLetters.append(DeadLetter(entry: entry, reason: "the entry was deleted from its stream before it was processed"))
+            } else if entry.deliveryCount > configuration.maxDeliveries {
+                let last = lastFailures[entry.reference].map { "; last error: \($0)" } ?? ""
+                deadLetters.append(DeadLetter(
+                    entry: entry,
+                    reason: "delivered \(entry.deliveryCount) times without being processed (at most \(configuration.maxDeliveries))\(last)"))
+            } else {
+                workable.append(entry)
+            }
+        }
+        var outcome = BatchOutcome()
+        if !workable.isEmpty {
+            do {
+                outcome = try await consumer.handler.handle(workable)
+            } catch {
+                for entry in workable { lastFailures[entry.reference] = "\(error)" }
+                throw error
+            }
+        }
+        outcome.deadLettered += deadLetters
+        try await redis.append(outcome.publish)
+        try await redis.append(outcome.deadLettered.map(deadLetterEntry))
+        let done = outcome.acknowledged + outcome.deadLettered.map(\.entry.reference)
+        try await redis.acknowledge(done, group: configuration.group)
+        for reference in done { lastFailures[reference] = nil }
+        for letter in outcome.deadLettered {
+            logger.error("dead-lettered an entry", metadata: ["entry": "\(letter.entry.reference)", "reason": "\(letter.reason)"])
+        }
+        let handled = Set(done)
+        let left = workable.filter { !handled.contains($0.reference) }
+        if !left.isEmpty {
+            for entry in left where lastFailures[entry.reference] == nil {
+                lastFailures[entry.reference] = "the handler did not finish it"
+            }
+            logger.warning("entries left pending for a retry", metadata: ["count": "\(left.count)"])
+            pendingCursors = Array(repeating: "0", count: configuration.streams.count)
+            try? await Task.sleep(for: .milliseconds(configuration.retryBackoffMilliseconds))
+        }
+        return entries.count
+    }
+
+    func deadLetterEntry(_ letter: DeadLetter) -> OutgoingEntry {
+        OutgoingEntry(stream: configuration.deadLetterStream, fields: DeadLetterFields.fields(for: letter, group: configuration.group))
+    }
+}
+
+/// The fields of a dead-letter entry: the reason, where the entry came from, and its fields.
+public enum DeadLetterFields {
+    public static let reason = "reason"
+    public static let sourceStream = "source_stream"
+    public static let sourceID = "source_id"
+    public static let group = "group"
+    public static let deliveries = "deliveries"
+    public static let deadLetteredAt = "dead_lettered_at"
+    /// The original entry's fields as a JSON object, so that it can be published again as it was.
+    public static let entry = "entry"
+
+    static func fields(for letter: DeadLetter, group: String) -> [(name: String, value: String)] {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        let original = (try? encoder.encode(letter.entry.fields)).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
+        return [
+            (reason, letter.reason),
+            (sourceStream, letter.entry.reference.stream),
+            (sourceID, letter.entry.reference.id),
+            (Self.group, group),
+            (deliveries, String(letter.entry.deliveryCount)),
+            (deadLetteredAt, String(Int64(Date().timeIntervalSince1970 * 1000))),
+            (entry, original),
+        ]
+    }
+}

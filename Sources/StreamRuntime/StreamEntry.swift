@@ -1,0 +1,83 @@
+/// The position of one entry: its stream and its id there.
+public struct StreamEntryReference: Hashable, Sendable, CustomStringConvertible {
+    public var stream: String
+    public var id: String
+    public init(stream: String, id: String) {
+        self.stream = stream
+        self.id = id
+    }
+    public var description: String { "\(stream)/\(id)" }
+}
+
+/// One entry read from a stream through a consumer group.
+public struct StreamEntry: Sendable, Hashable {
+    public var reference: StreamEntryReference
+    /// The entry's fields. Redis keeps them in order; names are unique in Chorus entries.
+    public var fields: [String: String]
+    /// How many times the group has delivered this entry, this delivery included.
+    public var deliveryCount: Int
+
+    public init(reference: StreamEntryReference, fields: [String: String], deliveryCount: Int) {
+        self.reference = reference
+        self.fields = fields
+        self.deliveryCount = deliveryCount
+    }
+}
+
+/// An entry to append to a stream.
+public struct OutgoingEntry: Sendable, Hashable {
+    public var stream: String
+    public var fields: [(name: String, value: String)]
+
+    public init(stream: String, fields: [(name: String, value: String)]) {
+        self.stream = stream
+        self.fields = fields
+    }
+
+    public static func == (lhs: OutgoingEntry, rhs: OutgoingEntry) -> Bool {
+        lhs.stream == rhs.stream && lhs.fields.elementsEqual(rhs.fields) { $0.name == $1.name && $0.value == $1.value }
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(stream)
+        for field in fields {
+            hasher.combine(field.name)
+            hasher.combine(field.value)
+        }
+    }
+}
+
+/// An entry that will not be processed, and why.
+public struct DeadLetter: Sendable, Hashable {
+    public var entry: StreamEntry
+    public var reason: String
+    public init(entry: StreamEntry, reason: String) {
+        self.entry = entry
+        self.reason = reason
+    }
+}
+
+/// What a handler did with a batch.
+///
+/// Entries in ``acknowledged`` and ``deadLettered`` are acknowledged after ``publish`` is on its
+/// streams. An entry in neither stays pending: it is delivered again later, and dead-lettered
+/// once it has been delivered too many times.
+public struct BatchOutcome: Sendable {
+    public var publish: [OutgoingEntry]
+    public var acknowledged: [StreamEntryReference]
+    public var deadLettered: [DeadLetter]
+
+    public init(publish: [OutgoingEntry] = [], acknowledged: [StreamEntryReference] = [], deadLettered: [DeadLetter] = []) {
+        self.publish = publish
+        self.acknowledged = acknowledged
+        self.deadLettered = deadLettered
+    }
+}
+
+/// Processes batches of entries for a ``StreamConsumer``.
+public protocol StreamBatchHandler: Sendable {
+    /// Handles the entries, oldest first within each stream.
+    /// - Important: throwing leaves every entry of the batch pending; return an outcome that
+    ///   leaves out only the entries that failed when the others succeeded.
+    func handle(_ entries: [StreamEntry]) async throws -> BatchOutcome
+}
