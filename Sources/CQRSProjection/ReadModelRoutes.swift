@@ -2,7 +2,9 @@ import CheckoutDomain
 import Foundation
 import HTTPSupport
 import Hummingbird
+import Logging
 import Postgres
+import ServiceSupport
 
 /// The read side over HTTP: checkouts, customers and their orders, store stock and sales.
 /// Every answer comes from this service's own read models.
@@ -129,5 +131,18 @@ public struct ReadModelRoutes: Sendable {
     static func isCalendarDate(_ text: String) -> Bool {
         guard text.utf8.count == 10, let date = Timestamp.parse(text + "T00:00:00Z") else { return false }
         return Timestamp.format(date).hasPrefix(text)
+    }
+}
+
+extension ChorusProcess where Effect == ProjectionEffect {
+    /// The `cqrs-projection` process: its projecting consumer and the read-side routes.
+    public static func cqrsProjection(
+        configuration: ChorusConfiguration,
+        logger: Logger,
+        onListening: @escaping @Sendable (Int) async -> Void = { _ in }
+    ) -> Self {
+        ChorusProcess(effect: ProjectionEffect(), configuration: configuration, logger: logger, routes: { router, resources in
+            ReadModelRoutes(database: resources.database).register(on: router)
+        }, onListening: onListening)
     }
 }

@@ -4,6 +4,7 @@ import HTTPSupport
 import Hummingbird
 import Logging
 import Postgres
+import ServiceSupport
 import StreamRuntime
 
 /// The write side over HTTP: `POST /checkouts`, the catalogue, and the admin endpoints that
@@ -177,3 +178,20 @@ public struct CheckoutRoutes: Sendable {
     }
 }
 
+
+extension ChorusProcess where Effect == CatalogueEffect {
+    /// The `checkout-api` process: its catalogue consumer and its HTTP routes.
+    public static func checkoutAPI(
+        configuration: ChorusConfiguration,
+        logger: Logger,
+        onListening: @escaping @Sendable (Int) async -> Void = { _ in }
+    ) -> Self {
+        ChorusProcess(effect: CatalogueEffect(), configuration: configuration, logger: logger, routes: { router, resources in
+            CheckoutRoutes(
+                database: resources.database,
+                publisher: EventPublisher(redis: resources.redis, topology: resources.topology),
+                maxBodyBytes: resources.configuration.maxBodyBytes
+            ).register(on: router)
+        }, onListening: onListening)
+    }
+}

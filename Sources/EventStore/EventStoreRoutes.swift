@@ -2,6 +2,8 @@ import CheckoutDomain
 import Foundation
 import HTTPSupport
 import Hummingbird
+import Logging
+import ServiceSupport
 
 /// The event store's HTTP API: aggregates rebuilt by folding their events, and raw histories.
 public struct EventStoreRoutes: Sendable {
@@ -82,5 +84,18 @@ public struct EventStoreRoutes: Sendable {
             throw Problem(.conflict, slug: "ambiguous-id", title: "Ambiguous id",
                           detail: "several aggregates are named \(id); add ?kind= one of " + kinds.map(\.rawValue).joined(separator: ", "))
         }
+    }
+}
+
+extension ChorusProcess where Effect == EventStoreEffect {
+    /// The `event-store` process: its appending consumer and `/projections`.
+    public static func eventStore(
+        configuration: ChorusConfiguration,
+        logger: Logger,
+        onListening: @escaping @Sendable (Int) async -> Void = { _ in }
+    ) -> Self {
+        ChorusProcess(effect: EventStoreEffect(), configuration: configuration, logger: logger, routes: { router, resources in
+            EventStoreRoutes(reader: EventStoreReader(database: resources.database)).register(on: router)
+        }, onListening: onListening)
     }
 }

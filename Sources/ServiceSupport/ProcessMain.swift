@@ -9,15 +9,14 @@ import UnixSignals
 /// What each executable's `main` calls: read the environment, set up logging, run the process
 /// until SIGTERM or SIGINT.
 public enum ProcessMain {
-    public static func run<Effect: EventEffect>(
-        _ effect: Effect,
-        routes: @escaping @Sendable (Router<BasicRequestContext>, ProcessResources) -> Void = { _, _ in }
-    ) async {
+    /// Runs the process `makeProcess` builds from the environment's configuration.
+    public static func run(_ makeProcess: @Sendable (ChorusConfiguration, Logger) -> some Service) async {
+        let name = ProcessInfo.processInfo.processName
         let configuration: ChorusConfiguration
         do {
             configuration = try ChorusConfiguration.fromEnvironment()
         } catch {
-            FileHandle.standardError.write(Data("\(effect.worker.rawValue): configuration error: \(error)\n".utf8))
+            FileHandle.standardError.write(Data("\(name): configuration error: \(error)\n".utf8))
             exit(64)
         }
         let level = configuration.logLevel
@@ -26,10 +25,9 @@ public enum ProcessMain {
             handler.logLevel = level
             return handler
         }
-        let logger = Logger(label: "chorus.\(effect.worker.rawValue)")
-        let process = ChorusProcess(effect: effect, configuration: configuration, logger: logger, routes: routes)
+        let logger = Logger(label: "chorus.\(name)")
         let group = ServiceGroup(configuration: .init(
-            services: [process], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+            services: [makeProcess(configuration, logger)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         do {
             try await group.run()
         } catch {

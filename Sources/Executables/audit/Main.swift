@@ -5,6 +5,8 @@ import ServiceSupport
 @main
 enum Main {
     static func main() async {
-        await ProcessMain.run(AuditEffect())
+        await ProcessMain.run { configuration, logger in
+            ChorusProcess(effect: AuditEffect(), configuration: configuration, logger: logger)
+        }
     }
 }

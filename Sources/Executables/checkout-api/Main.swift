@@ -5,12 +5,8 @@ import ServiceSupport
 @main
 enum Main {
     static func main() async {
-        await ProcessMain.run(CatalogueEffect()) { router, resources in
-            CheckoutRoutes(
-                database: resources.database,
-                publisher: EventPublisher(redis: resources.redis, topology: resources.topology),
-                maxBodyBytes: resources.configuration.maxBodyBytes
-            ).register(on: router)
+        await ProcessMain.run { configuration, logger in
+            ChorusProcess.checkoutAPI(configuration: configuration, logger: logger)
         }
     }
 }

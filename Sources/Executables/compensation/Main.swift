@@ -5,6 +5,8 @@ import ServiceSupport
 @main
 enum Main {
     static func main() async {
-        await ProcessMain.run(CompensationEffect())
+        await ProcessMain.run { configuration, logger in
+            ChorusProcess(effect: CompensationEffect(), configuration: configuration, logger: logger)
+        }
     }
 }

@@ -5,8 +5,8 @@ import ServiceSupport
 @main
 enum Main {
     static func main() async {
-        await ProcessMain.run(ProjectionEffect()) { router, resources in
-            ReadModelRoutes(database: resources.database).register(on: router)
+        await ProcessMain.run { configuration, logger in
+            ChorusProcess.cqrsProjection(configuration: configuration, logger: logger)
         }
     }
 }

@@ -5,8 +5,8 @@ import ServiceSupport
 @main
 enum Main {
     static func main() async {
-        await ProcessMain.run(EventStoreEffect()) { router, resources in
-            EventStoreRoutes(reader: EventStoreReader(database: resources.database)).register(on: router)
+        await ProcessMain.run { configuration, logger in
+            ChorusProcess.eventStore(configuration: configuration, logger: logger)
         }
     }
 }

@@ -5,6 +5,8 @@ import ServiceSupport
 @main
 enum Main {
     static func main() async {
-        await ProcessMain.run(OrderCreationEffect())
+        await ProcessMain.run { configuration, logger in
+            ChorusProcess(effect: OrderCreationEffect(), configuration: configuration, logger: logger)
+        }
     }
 }

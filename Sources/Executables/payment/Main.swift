@@ -5,6 +5,8 @@ import ServiceSupport
 @main
 enum Main {
     static func main() async {
-        await ProcessMain.run(PaymentEffect())
+        await ProcessMain.run { configuration, logger in
+            ChorusProcess(effect: PaymentEffect(), configuration: configuration, logger: logger)
+        }
     }
 }

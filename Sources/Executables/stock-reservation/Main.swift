@@ -5,6 +5,8 @@ import ServiceSupport
 @main
 enum Main {
     static func main() async {
-        await ProcessMain.run(StockReservationEffect())
+        await ProcessMain.run { configuration, logger in
+            ChorusProcess(effect: StockReservationEffect(), configuration: configuration, logger: logger)
+        }
     }
 }

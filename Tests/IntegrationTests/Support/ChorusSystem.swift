@@ -1,0 +1,288 @@
+import Audit
+import CQRSProjection
+import CheckoutAPI
+import CheckoutDomain
+import Compensation
+import EventStore
+import Foundation
+import Logging
+import OrderCreation
+import Payment
+import Postgres
+import Redis
+import ServiceLifecycle
+import ServiceSupport
+import StockReservation
+import StreamRuntime
+import TestSupport
+
+/// A whole Chorus, run in this test process against the real test servers: the same processes
+/// the executables run, each with its consumer loop and HTTP server on a free port.
+///
+/// Every system has its own database and its own stream prefix, so systems never see each
+/// other's data.
+actor ChorusSystem {
+    let servers: TestServers
+    let configuration: ChorusConfiguration
+    /// A connection for the test's own looks at Redis.
+    let redis: RedisConnection
+    /// A connection for the test's own looks at PostgreSQL.
+    let database: PostgresConnection
+    private var running: [String: RunningProcess] = [:]
+    private(set) var ports: [Worker: Int] = [:]
+
+    private struct RunningProcess {
+        let group: ServiceGroup
+        let task: Task<Void, any Error>
+    }
+
+    var topology: StreamTopology { configuration.topology }
+
+    /// Creates a system with fresh storage and starts `workers`.
+    static func start(
+        _ workers: [Worker] = Worker.allCases,
+        configure: (inout ChorusConfiguration) -> Void = { _ in }
+    ) async throws -> ChorusSystem {
+        let servers = try await TestServers.shared()
+        var configuration = ChorusConfiguration(
+            redisURL: servers.redisURL,
+            databaseURL: try await servers.makeDatabase(),
+            streamPrefix: servers.uniqueName("t"),
+            partitions: 2,
+            batchSize: 50,
+            blockMilliseconds: 50,
+            claimIdleMilliseconds: 1_000,
+            claimIntervalMilliseconds: 250,
+            maxDeliveries: 3,
+            httpHost: "127.0.0.1",
+            httpPort: 0,
+            poolSize: 2,
+            logLevel: .warning)
+        configure(&configuration)
+        let system = ChorusSystem(servers: servers, configuration: configuration)
+        for worker in workers { try await system.start(worker) }
+        return system
+    }
+
+    private init(servers: TestServers, configuration: ChorusConfiguration) {
+        self.servers = servers
+        self.configuration = configuration
+        self.redis = RedisConnection(configuration: servers.redisConfiguration)
+        self.database = PostgresConnection(connectionString: configuration.databaseURL)
+    }
+
+    static var logger: Logger {
+        var logger = Logger(label: "chorus.test") { label -> any LogHandler in
+            if ProcessInfo.processInfo.environment["CHORUS_TEST_LOGS"] == nil { return SwiftLogNoOpLogHandler() }
+            return StreamLogHandler.standardError(label: label)
+        }
+        logger.logLevel = Logger.Level.info
+        return logger
+    }
+
+    /// Starts one process of `worker`; several can run under distinct consumer names.
+    func start(_ worker: Worker, consumerName: String? = nil, configure: (inout ChorusConfiguration) -> Void = { _ in }) async throws {
+        var configuration = self.configuration
+        configuration.consumerName = consumerName ?? "\(worker.rawValue)-1"
+        configure(&configuration)
+        let key = configuration.consumerName ?? worker.rawValue
+        let (ports, continuation) = AsyncStream<Int>.makeStream()
+        let onListening: @Sendable (Int) async -> Void = { continuation.yield($0) }
+        let logger = Self.logger
+        let process: any Service =
+            switch worker {
+            case .checkoutAPI: ChorusProcess.checkoutAPI(configuration: configuration, logger: logger, onListening: onListening)
+            case .eventStore: ChorusProcess.eventStore(configuration: configuration, logger: logger, onListening: onListening)
+            case .cqrsProjection: ChorusProcess.cqrsProjection(configuration: configuration, logger: logger, onListening: onListening)
+            case .stockReservation:
+                ChorusProcess(effect: StockReservationEffect(), configuration: configuration, logger: logger, onListening: onListening)
+            case .payment: ChorusProcess(effect: PaymentEffect(), configuration: configuration, logger: logger, onListening: onListening)
+            case .orderCreation:
+                ChorusProcess(effect: OrderCreationEffect(), configuration: configuration, logger: logger, onListening: onListening)
+            case .compensation:
+                ChorusProcess(effect: CompensationEffect(), configuration: configuration, logger: logger, onListening: onListening)
+            case .audit: ChorusProcess(effect: AuditEffect(), configuration: configuration, logger: logger, onListening: onListening)
+            }
+        let group = ServiceGroup(configuration: .init(services: [process], logger: logger))
+        let task = Task { try await group.run() }
+        running[key] = RunningProcess(group: group, task: task)
+        let port = try await Self.first(of: ports, within: .seconds(60), what: "\(key) to listen")
+        if self.ports[worker] == nil { self.ports[worker] = port }
+    }
+
+    /// Stops the process named `consumerName` (by default the first of `worker`) gracefully.
+    func stop(_ worker: Worker, consumerName: String? = nil) async {
+        let key = consumerName ?? "\(worker.rawValue)-1"
+        guard let process = running.removeValue(forKey: key) else { return }
+        await process.group.triggerGracefulShutdown()
+        _ = try? await process.task.value
+    }
+
+    /// Stops every process and closes the test's connections.
+    func shutdown() async {
+        for key in running.keys.sorted() {
+            if let process = running.removeValue(forKey: key) {
+                await process.group.triggerGracefulShutdown()
+                _ = try? await process.task.value
+            }
+        }
+        await redis.close()
+        await database.close()
+    }
+
+    /// The base URL of the process serving `worker`'s HTTP routes.
+    func url(_ worker: Worker, _ path: String) -> String {
+        "http://127.0.0.1:\(ports[worker] ?? 0)\(path)"
+    }
+
+    // MARK: - Waiting
+
+    /// Waits until every group of every running worker has read and acknowledged everything on
+    /// every stream: nothing is in flight. Checked twice in a row with no new entries between.
+    func waitUntilQuiet(timeout: Duration = .seconds(90)) async throws {
+        var previous: Int?
+        _ = try await Self.eventually("the system to go quiet", timeout: timeout) { () async throws -> Bool? in
+            let snapshot = try await self.quietSnapshot()
+            defer { previous = snapshot }
+            guard let snapshot, snapshot == previous else { return nil }
+            return true
+        }
+    }
+
+    /// The total number of entries added to all streams, if every group is caught up; else nil.
+    private func quietSnapshot() async throws -> Int? {
+        var total = 0
+        for stream in topology.eventStreams {
+            let info = try await redis.execute(["XINFO", "STREAM", stream]).keyedPairs
+            total += Int(info["entries-added"]?.integer ?? 0)
+            for group in try await redis.groups(of: stream) {
+                guard group.pending == 0, group.lag == 0 else { return nil }
+            }
+        }
+        return total
+    }
+
+    /// Polls `probe` until it returns a value. The timeout only guards against a hang: it is a
+    /// failure, never a measurement.
+    static func eventually<Value>(
+        _ what: String,
+        timeout: Duration = .seconds(60),
+        isolation: isolated (any Actor)? = #isolation,
+        _ probe: () async throws -> Value?
+    ) async throws -> Value {
+        let deadline = ContinuousClock.now + timeout
+        while true {
+            if let value = try await probe() { return value }
+            guard ContinuousClock.now < deadline else { throw TestServerError("timed out waiting for \(what)") }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+    }
+
+    private static func first(of stream: AsyncStream<Int>, within timeout: Duration, what: String) async throws -> Int {
+        try await withThrowingTaskGroup(of: Int?.self) { group in
+            group.addTask {
+                for await value in stream { return value }
+                return nil
+            }
+            group.addTask {
+                try await Task.sleep(for: timeout)
+                return nil
+            }
+            let first = try await group.next() ?? nil
+            group.cancelAll()
+            guard let first else { throw TestServerError("timed out waiting for \(what)") }
+            return first
+        }
+    }
+
+    // MARK: - Client helpers
+
+    /// Posts JSON to the checkout API.
+    func post(_ path: String, _ body: Any, headers: [String: String] = [:]) async throws -> HTTPAnswer {
+        let data = try JSONSerialization.data(withJSONObject: body)
+        return try await HTTPClient.send(
+            "POST", url(.checkoutAPI, path), body: data, headers: ["Content-Type": "application/json"].merging(headers) { $1 })
+    }
+
+    /// Sends a checkout; returns the answer.
+    func checkout(customer: String, store: String, items: [(String, Int)], idempotencyKey: String? = nil) async throws -> HTTPAnswer {
+        try await post(
+            "/checkouts",
+            ["customer_id": customer, "store_id": store, "items": items.map { ["sku": $0.0, "quantity": $0.1] }],
+            headers: idempotencyKey.map { ["Idempotency-Key": $0] } ?? [:])
+    }
+
+    /// Seeds stores, products with stock at every store, and customers through the admin
+    /// endpoints, then waits until every service has them.
+    func seed(
+        stores: [String] = ["store-01"],
+        products: [(sku: String, priceCents: Int64, stock: Int)],
+        customers: [(id: String, balanceCents: Int64)]
+    ) async throws {
+        for store in stores {
+            try await expectAccepted(post("/admin/stores", ["store_id": store, "name": "Store \(store)", "channel": "physical"]))
+        }
+        for product in products {
+            try await expectAccepted(post("/admin/products", ["sku": product.sku, "name": "Product \(product.sku)", "price_cents": product.priceCents]))
+            for store in stores where product.stock > 0 {
+                try await expectAccepted(post("/admin/stock", ["store_id": store, "sku": product.sku, "quantity": product.stock]))
+            }
+        }
+        for customer in customers {
+            try await expectAccepted(post("/admin/customers", [
+                "customer_id": customer.id, "name": "Customer \(customer.id)", "email": "\(customer.id)@example.com",
+                "opening_balance_cents": customer.balanceCents,
+            ]))
+        }
+        try await waitUntilQuiet()
+    }
+
+    private func expectAccepted(_ answer: HTTPAnswer) throws {
+        guard answer.status == 202 else {
+            throw TestServerError("admin request answered \(answer.status): \(String(decoding: answer.body, as: UTF8.self))")
+        }
+    }
+
+    /// The checkout's read model, once it is terminal.
+    func terminalCheckout(_ id: String) async throws -> JSONValue {
+        try await Self.eventually("checkout \(id) to end") {
+            let answer = try await HTTPClient.send("GET", self.url(.cqrsProjection, "/checkouts/\(id)"))
+            guard answer.status == 200, let json = answer.json, let status = json["status"]?.string,
+                status == "completed" || status == "failed"
+            else { return nil }
+            return json
+        }
+    }
+
+    // MARK: - Looking at storage
+
+    /// One integer from a query whose column is named `value`, e.g. a count or a stock level.
+    func integer(_ sql: String, _ parameters: [any PostgresBindable] = []) async throws -> Int64? {
+        try await database.query(sql, parameters).first.flatMap { row in try row.decodeIfPresent("value", as: Int64.self) }
+    }
+
+    /// (on_hand, reserved, sold) of a stock item as stock-reservation holds it.
+    func stock(_ store: String, _ sku: String) async throws -> (onHand: Int, reserved: Int, sold: Int)? {
+        guard let row = try await database.query(
+            "SELECT on_hand, reserved, sold FROM stock_reservation.stock WHERE store_id = $1 AND sku = $2", [store, sku]).first
+        else { return nil }
+        return (try row.decode("on_hand"), try row.decode("reserved"), try row.decode("sold"))
+    }
+
+    /// A customer's balance as payment holds it.
+    func balance(_ customer: String) async throws -> Int64? {
+        try await integer("SELECT balance_cents FROM payment.accounts WHERE customer_id = $1", [customer])
+    }
+
+    /// Every entry of every event stream.
+    func allEntries() async throws -> [StreamEntry] {
+        var entries: [StreamEntry] = []
+        for stream in topology.eventStreams { entries += try await redis.range(of: stream) }
+        return entries
+    }
+
+    /// The entries of the dead-letter stream.
+    func deadLetters() async throws -> [StreamEntry] {
+        try await redis.range(of: topology.deadLetterStream)
+    }
+}

@@ -1,0 +1,91 @@
+import Foundation
+
+/// Where the server binaries are.
+enum Binaries {
+    static func find(_ name: String, in directories: [String]) throws -> String {
+        for directory in directories where FileManager.default.isExecutableFile(atPath: "\(directory)/\(name)") {
+            return "\(directory)/\(name)"
+        }
+        throw TestServerError("\(name) is not installed; run ./scripts/test, which installs it")
+    }
+
+    /// The newest PostgreSQL's `bin` directory of Debian's layout.
+    static func postgresBinDirectory() throws -> String {
+        let root = "/usr/lib/postgresql"
+        let versions = (try? FileManager.default.contentsOfDirectory(atPath: root)) ?? []
+        guard let newest = versions.compactMap(Int.init).max() else {
+            throw TestServerError("PostgreSQL is not installed under \(root); run ./scripts/test, which installs it")
+        }
+        return "\(root)/\(newest)/bin"
+    }
+}
+
+/// Runs a command to completion.
+enum Shell {
+    static func run(_ command: [String], logTo log: URL) throws {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = command
+        _ = FileManager.default.createFile(atPath: log.path, contents: nil)
+        let handle = try FileHandle(forWritingTo: log)
+        process.standardOutput = handle
+        process.standardError = handle
+        try process.run()
+        process.waitUntilExit()
+        guard process.terminationStatus == 0 else {
+            throw TestServerError("\(command.joined(separator: " ")) failed; see \(log.path)")
+        }
+    }
+}
+
+/// Starts a server under a small shell watchdog that stops it when the test process ends,
+/// even when the test process is killed, so that no server outlives the tests.
+enum Watchdog {
+    static func launch(name: String, command: [String], stopSignal: String, cleanup: String?) throws {
+        let quoted = command.map(quote).joined(separator: " ")
+        let remove = cleanup.map { "rm -rf \(quote($0))" } ?? ":"
+        let script = """
+            \(quoted) &
+            server=$!
+            trap 'kill -\(stopSignal) $server 2>/dev/null' TERM INT
+            while kill -0 \(getpid()) 2>/dev/null && kill -0 $server 2>/dev/null; do sleep 0.5; done
+            kill -\(stopSignal) $server 2>/dev/null
+            wait $server 2>/dev/null
+            \(remove)
+            """
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/bin/sh")
+        process.arguments = ["-c", script]
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+    }
+
+    private static func quote(_ text: String) -> String {
+        "'" + text.replacingOccurrences(of: "'", with: "'\\''") + "'"
+    }
+}
+
+/// Free TCP ports on the loopback interface.
+public enum FreePort {
+    /// Asks the kernel for a port that is free now.
+    public static func next() throws -> Int {
+        let socketDescriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard socketDescriptor >= 0 else { throw TestServerError("socket() failed") }
+        defer { close(socketDescriptor) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = 0
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let bound = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(socketDescriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard bound == 0 else { throw TestServerError("bind() failed") }
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let named = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(socketDescriptor, $0, &length) }
+        }
+        guard named == 0 else { throw TestServerError("getsockname() failed") }
+        return Int(UInt16(bigEndian: address.sin_port))
+    }
+}
