@@ -122,20 +122,23 @@ let package = Package(
         .executableTarget(
             name: "chorus",
             dependencies: [
-                "ServiceSupport", "CheckoutDomain",
+                "ServiceSupport", "CheckoutDomain", "LocalServers",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Sources/Executables/chorus",
             swiftSettings: strict
         ),
 
+        // Local redis-server and PostgreSQL processes, for `chorus up` and the tests.
+        .target(name: "LocalServers", swiftSettings: strict),
+
         // Starts real redis-server and PostgreSQL processes for the tests.
-        .target(name: "TestSupport", dependencies: ["Redis", "Postgres"], path: "Tests/TestSupport", swiftSettings: strict),
+        .target(name: "TestSupport", dependencies: ["Redis", "Postgres", "LocalServers"], path: "Tests/TestSupport", swiftSettings: strict),
         .testTarget(name: "CheckoutDomainTests", dependencies: ["CheckoutDomain"], swiftSettings: strict),
         .testTarget(
             name: "IntegrationTests",
             dependencies: [
-                "TestSupport", "CheckoutAPI", "EventStore", "StockReservation", "Payment",
+                "TestSupport", "LocalServers", "CheckoutAPI", "EventStore", "StockReservation", "Payment",
                 "OrderCreation", "Compensation", "Audit", "CQRSProjection",
             ],
             swiftSettings: strict

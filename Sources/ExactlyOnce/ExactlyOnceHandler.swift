@@ -65,6 +65,7 @@ public struct ExactlyOnceHandler<Effect: EventEffect>: StreamBatchHandler {
         outcome.acknowledged += result.done
         for (reference, error) in result.failures {
             logger.error("event failed; it stays pending", metadata: ["entry": "\(reference)", "error": "\(error)"])
+            outcome.failures[reference] = error
         }
         return outcome
     }

@@ -252,8 +252,8 @@ private struct ConsumerLoop<Handler: StreamBatchHandler> {
         let handled = Set(done)
         let left = workable.filter { !handled.contains($0.reference) }
         if !left.isEmpty {
-            for entry in left where lastFailures[entry.reference] == nil {
-                lastFailures[entry.reference] = "the handler did not finish it"
+            for entry in left {
+                lastFailures[entry.reference] = outcome.failures[entry.reference] ?? "the handler did not finish it"
             }
             logger.warning("entries left pending for a retry", metadata: ["count": "\(left.count)"])
             pendingCursors = Array(repeating: "0", count: configuration.streams.count)

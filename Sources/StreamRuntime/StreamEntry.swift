@@ -66,11 +66,19 @@ public struct BatchOutcome: Sendable {
     public var publish: [OutgoingEntry]
     public var acknowledged: [StreamEntryReference]
     public var deadLettered: [DeadLetter]
+    /// Why the entries left pending failed; the reason goes with them if they are dead-lettered.
+    public var failures: [StreamEntryReference: String]
 
-    public init(publish: [OutgoingEntry] = [], acknowledged: [StreamEntryReference] = [], deadLettered: [DeadLetter] = []) {
+    public init(
+        publish: [OutgoingEntry] = [],
+        acknowledged: [StreamEntryReference] = [],
+        deadLettered: [DeadLetter] = [],
+        failures: [StreamEntryReference: String] = [:]
+    ) {
         self.publish = publish
         self.acknowledged = acknowledged
         self.deadLettered = deadLettered
+        self.failures = failures
     }
 }
 

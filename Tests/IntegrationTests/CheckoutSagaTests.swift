@@ -20,7 +20,7 @@ struct CheckoutSagaTests {
 
         let checkout = try await system.terminalCheckout(checkoutID)
         #expect(checkout["status"]?.string == "completed")
-        #expect(checkout["total_cents"]?.int == 2 * 1_250 + 399)
+        #expect(checkout["total_cents"]?.int == Int64(2_899))
         #expect(checkout["order_id"]?.string == EventIdentity.orderID(checkoutID: checkoutID))
         #expect(checkout["failure_reason"] == nil || checkout["failure_reason"] == .null)
         try await system.waitUntilQuiet()

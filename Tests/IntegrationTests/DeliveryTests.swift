@@ -31,6 +31,10 @@ struct DeliveryTests {
         try await system.waitUntilQuiet()
         try await system.start(.orderCreation)
         _ = try await system.terminalCheckout(rejectedID)
+        // The rest of the reference data: a price change, a top-up, a store resuming.
+        #expect(try await system.post("/admin/products/SKU-2/price", ["price_cents": 350]).status == 202)
+        #expect(try await system.post("/admin/customers/cus-poor/credit", ["amount_cents": 2_500]).status == 202)
+        #expect(try await system.post("/admin/stores/store-01/resume", [String: String]()).status == 202)
         try await system.waitUntilQuiet()
         return ids + [rejectedID]
     }

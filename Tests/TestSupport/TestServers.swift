@@ -1,4 +1,5 @@
 import Foundation
+import LocalServers
 import Postgres
 import Redis
 
@@ -62,42 +63,19 @@ public final class TestServers: Sendable {
     }
 
     private func launchRedis() throws {
-        let redisDirectory = directory.appendingPathComponent("redis")
-        try FileManager.default.createDirectory(at: redisDirectory, withIntermediateDirectories: true)
-        let binary = try Binaries.find("redis-server", in: ["/usr/bin", "/usr/local/bin", "/usr/sbin"])
-        try Watchdog.launch(
-            name: "redis",
-            command: [binary, "--port", String(redisPort), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-                      "--dir", redisDirectory.path, "--logfile", redisDirectory.appendingPathComponent("redis.log").path],
-            stopSignal: "TERM",
-            cleanup: nil)
+        let server = RedisServer(directory: directory.appendingPathComponent("redis"), port: redisPort, appendOnly: false)
+        try Watchdog.launch(name: "redis", command: try server.serverCommand(), stopSignal: "TERM", cleanup: nil)
     }
 
     private func launchPostgres() throws {
-        let binDirectory = try Binaries.postgresBinDirectory()
-        let data = directory.appendingPathComponent("postgres")
-        let sockets = directory.appendingPathComponent("sockets")
-        for folder in [data, sockets] {
-            try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
-        }
-        // PostgreSQL refuses to run as root; as root, run it as the `postgres` user.
-        let asUser: [String]
-        if geteuid() == 0 {
-            guard let account = getpwnam("postgres") else { throw TestServerError("running as root and there is no postgres user") }
-            for folder in [data, sockets] { chown(folder.path, account.pointee.pw_uid, account.pointee.pw_gid) }
-            asUser = ["setpriv", "--reuid=postgres", "--regid=postgres", "--init-groups", "--"]
-        } else {
-            asUser = []
-        }
-        try Shell.run(asUser + ["\(binDirectory)/initdb", "-D", data.path, "-U", "chorus", "-A", "trust", "-E", "UTF8",
-                                "--locale=C", "--no-sync"], logTo: directory.appendingPathComponent("initdb.log"))
-        try Watchdog.launch(
-            name: "postgres",
-            command: asUser + ["\(binDirectory)/postgres", "-D", data.path, "-p", String(postgresPort), "-k", sockets.path,
-                               "-c", "listen_addresses=127.0.0.1", "-c", "fsync=off", "-c", "synchronous_commit=off",
-                               "-c", "full_page_writes=off", "-c", "max_connections=400", "-c", "shared_buffers=128MB"],
-            stopSignal: "INT",
-            cleanup: directory.path)
+        let cluster = PostgresCluster(
+            dataDirectory: directory.appendingPathComponent("postgres"),
+            socketDirectory: directory.appendingPathComponent("sockets"),
+            port: postgresPort)
+        try cluster.initialize(log: directory.appendingPathComponent("initdb.log"))
+        // Durability is of no use to throw-away test data; speed is.
+        let settings = ["fsync": "off", "synchronous_commit": "off", "full_page_writes": "off", "max_connections": "400"]
+        try Watchdog.launch(name: "postgres", command: try cluster.serverCommand(settings: settings), stopSignal: "INT", cleanup: directory.path)
     }
 
     private func waitUntilReady() async throws {
@@ -133,8 +111,5 @@ actor SharedServers {
     }
 }
 
-/// A test server could not be started.
-public struct TestServerError: Error, CustomStringConvertible {
-    public var description: String
-    public init(_ description: String) { self.description = description }
-}
+/// A test server could not be started, or a test waited in vain.
+public typealias TestServerError = LocalServerError

@@ -1,28 +1,30 @@
 import Foundation
 
-/// Where the server binaries are.
-enum Binaries {
-    static func find(_ name: String, in directories: [String]) throws -> String {
+/// Where the server binaries are, in Debian's and Ubuntu's layout.
+public enum Binaries {
+    /// The path of `name` in the first of `directories` that has it.
+    public static func find(_ name: String, in directories: [String]) throws -> String {
         for directory in directories where FileManager.default.isExecutableFile(atPath: "\(directory)/\(name)") {
             return "\(directory)/\(name)"
         }
-        throw TestServerError("\(name) is not installed; run ./scripts/test, which installs it")
+        throw LocalServerError("\(name) is not installed; run ./scripts/test or ./scripts/up, which install it")
     }
 
     /// The newest PostgreSQL's `bin` directory of Debian's layout.
-    static func postgresBinDirectory() throws -> String {
+    public static func postgresBinDirectory() throws -> String {
         let root = "/usr/lib/postgresql"
         let versions = (try? FileManager.default.contentsOfDirectory(atPath: root)) ?? []
         guard let newest = versions.compactMap(Int.init).max() else {
-            throw TestServerError("PostgreSQL is not installed under \(root); run ./scripts/test, which installs it")
+            throw LocalServerError("PostgreSQL is not installed under \(root); run ./scripts/test or ./scripts/up, which install it")
         }
         return "\(root)/\(newest)/bin"
     }
 }
 
 /// Runs a command to completion.
-enum Shell {
-    static func run(_ command: [String], logTo log: URL) throws {
+public enum Shell {
+    /// Runs `command` through `env`, appending its output to `log`; throws if it fails.
+    public static func run(_ command: [String], logTo log: URL) throws {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         process.arguments = command
@@ -33,15 +35,19 @@ enum Shell {
         try process.run()
         process.waitUntilExit()
         guard process.terminationStatus == 0 else {
-            throw TestServerError("\(command.joined(separator: " ")) failed; see \(log.path)")
+            throw LocalServerError("\(command.joined(separator: " ")) failed; see \(log.path)")
         }
     }
 }
 
 /// Starts a server under a small shell watchdog that stops it when the test process ends,
 /// even when the test process is killed, so that no server outlives the tests.
-enum Watchdog {
-    static func launch(name: String, command: [String], stopSignal: String, cleanup: String?) throws {
+public enum Watchdog {
+    /// Starts `command` in the background under the watchdog.
+    /// - Parameters:
+    ///   - stopSignal: the signal that stops the server cleanly (`TERM`, `INT`).
+    ///   - cleanup: a directory to remove once the server has stopped.
+    public static func launch(name: String, command: [String], stopSignal: String, cleanup: String?) throws {
         let quoted = command.map(quote).joined(separator: " ")
         let remove = cleanup.map { "rm -rf \(quote($0))" } ?? ":"
         let script = """
@@ -71,7 +77,7 @@ public enum FreePort {
     /// Asks the kernel for a port that is free now.
     public static func next() throws -> Int {
         let socketDescriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard socketDescriptor >= 0 else { throw TestServerError("socket() failed") }
+        guard socketDescriptor >= 0 else { throw LocalServerError("socket() failed") }
         defer { close(socketDescriptor) }
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
@@ -80,12 +86,12 @@ public enum FreePort {
         let bound = withUnsafePointer(to: &address) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(socketDescriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
         }
-        guard bound == 0 else { throw TestServerError("bind() failed") }
+        guard bound == 0 else { throw LocalServerError("bind() failed") }
         var length = socklen_t(MemoryLayout<sockaddr_in>.size)
         let named = withUnsafeMutablePointer(to: &address) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(socketDescriptor, $0, &length) }
         }
-        guard named == 0 else { throw TestServerError("getsockname() failed") }
+        guard named == 0 else { throw LocalServerError("getsockname() failed") }
         return Int(UInt16(bigEndian: address.sin_port))
     }
 }
