@@ -92,7 +92,7 @@ public struct EventEnvelope: Sendable, Hashable {
             event: event,
             metadata: EventMetadata(
                 correlationID: try required(StreamField.correlationID),
-                causationID: fields[StreamField.causationID],
+                causationID: fields[StreamField.causationID].flatMap { $0.isEmpty ? nil : $0 },
                 producer: try required(StreamField.producer),
                 occurredAt: occurredAt
             )

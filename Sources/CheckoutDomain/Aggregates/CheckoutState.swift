@@ -48,7 +48,8 @@ public struct CheckoutState: Codable, Sendable, Hashable {
     public var payment: Payment?
     public var orderID: String?
     public var failureReason: String?
-    /// The compensating events applied, in order: `StockReleased`, `PaymentRefunded`.
+    /// The compensating events applied, in the order they were: a refund comes before the
+    /// release of the stock it paid for.
     public var compensations: [EventType]
     public var timeline: [Step]
 
@@ -122,7 +123,7 @@ public struct CheckoutState: Codable, Sendable, Hashable {
             fail(event.reason)
         case .checkoutCompleted(let event):
             orderID = event.orderID
-            status = .completed
+            if !status.isTerminal { status = .completed }
         case .paymentRefunded:
             payment?.status = "refunded"
             compensations.append(.paymentRefunded)
@@ -130,6 +131,7 @@ public struct CheckoutState: Codable, Sendable, Hashable {
             reservation?.status = "released"
             compensations.append(.stockReleased)
         case .checkoutFailed(let event):
+            guard !status.isTerminal else { break }
             failureReason = event.reason
             status = .failed
         default:

@@ -37,9 +37,12 @@ public struct CheckoutLimits: Sendable, Hashable {
     /// The most units of one product one line may ask for.
     public var maxQuantity: Int
 
+    /// - Parameters:
+    ///   - maxLines: at least 1.
+    ///   - maxQuantity: at least 1.
     public init(maxLines: Int = 50, maxQuantity: Int = 1_000) {
-        self.maxLines = maxLines
-        self.maxQuantity = maxQuantity
+        self.maxLines = max(1, maxLines)
+        self.maxQuantity = max(1, maxQuantity)
     }
 }
 

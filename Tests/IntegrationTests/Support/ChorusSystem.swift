@@ -84,7 +84,9 @@ actor ChorusSystem {
     }
 
     /// Starts one process of `worker`; several can run under distinct consumer names.
-    func start(_ worker: Worker, consumerName: String? = nil, configure: (inout ChorusConfiguration) -> Void = { _ in }) async throws {
+    /// - Returns: the port its HTTP server listens on.
+    @discardableResult
+    func start(_ worker: Worker, consumerName: String? = nil, configure: (inout ChorusConfiguration) -> Void = { _ in }) async throws -> Int {
         var configuration = self.configuration
         configuration.consumerName = consumerName ?? "\(worker.rawValue)-1"
         configure(&configuration)
@@ -112,6 +114,7 @@ actor ChorusSystem {
         runningGroups[key] = worker.groupName
         let port = try await Self.first(of: ports, within: .seconds(60), what: "\(key) to listen")
         if self.ports[worker] == nil { self.ports[worker] = port }
+        return port
     }
 
     /// Stops the process named `consumerName` (by default the first of `worker`) gracefully.
