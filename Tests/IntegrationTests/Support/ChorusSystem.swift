@@ -162,8 +162,9 @@ actor ChorusSystem {
     private func quietSnapshot() async throws -> Int? {
         var total = 0
         for stream in topology.eventStreams {
-            let info = try await redis.execute(["XINFO", "STREAM", stream]).keyedPairs
-            total += Int(info["entries-added"]?.integer ?? 0)
+            let reply = try await redis.send(["XINFO", "STREAM", stream])
+            if case .error = reply { continue }  // no such stream yet: nothing in flight there
+            total += Int(reply.keyedPairs["entries-added"]?.integer ?? 0)
             let active = Set(runningGroups.values)
             for group in try await redis.groups(of: stream) where active.contains(group.name) {
                 guard group.pending == 0, group.lag == 0 else { return nil }
@@ -208,7 +209,7 @@ actor ChorusSystem {
     // MARK: - Client helpers
 
     /// Posts JSON to the checkout API.
-    func post(_ path: String, _ body: Any, headers: [String: String] = [:]) async throws -> HTTPAnswer {
+    func post(_ path: String, _ body: sending Any, headers: [String: String] = [:]) async throws -> HTTPAnswer {
         let data = try JSONSerialization.data(withJSONObject: body)
         return try await HTTPClient.send(
             "POST", url(.checkoutAPI, path), body: data, headers: ["Content-Type": "application/json"].merging(headers) { $1 })

@@ -1,0 +1,123 @@
+import CheckoutDomain
+import Foundation
+import LocalServers
+import Redis
+import StreamRuntime
+import Testing
+
+@Suite("Checkout API", .serialized)
+struct CheckoutAPITests {
+    /// How many checkout events the streams hold.
+    static func checkoutEvents(_ system: ChorusSystem) async throws -> Int {
+        var total = 0
+        for stream in await system.topology.checkoutStreams {
+            total += Int(try await system.redis.execute(["XLEN", stream]).integer ?? 0)
+        }
+        return total
+    }
+
+    static func raw(_ system: ChorusSystem, _ body: String, contentType: String = "application/json") async throws -> HTTPAnswer {
+        try await HTTPClient.send("POST", await system.url(.checkoutAPI, "/checkouts"), body: Data(body.utf8), headers: ["Content-Type": contentType])
+    }
+
+    @Test("bad requests get a 4xx problem+json answer and publish nothing")
+    func badInput() async throws {
+        let system = try await ChorusSystem.start([.checkoutAPI])
+        defer { Task { await system.shutdown() } }
+        try await system.seed(products: [("SKU-1", 100, 5)], customers: [("cus-1", 1_000)])
+
+        func item(_ sku: String, _ quantity: Any) -> [String: Any] { ["sku": sku, "quantity": quantity] }
+        let valid: [String: Any] = ["customer_id": "cus-1", "store_id": "store-01", "items": [item("SKU-1", 1)]]
+        func with(_ key: String, _ value: Any) throws -> String {
+            String(decoding: try JSONSerialization.data(withJSONObject: valid.merging([key: value]) { $1 }), as: UTF8.self)
+        }
+        let json = "application/json"
+        let cases: [(name: String, status: Int, slug: String, body: String, contentType: String)] = [
+            ("malformed JSON", 400, "malformed-json", #"{"customer_id": "cus-1", "#, json),
+            ("missing field", 400, "malformed-json", #"{"customer_id": "cus-1", "store_id": "store-01"}"#, json),
+            ("quantity of the wrong type", 400, "malformed-json", try with("items", [item("SKU-1", "2")]), json),
+            ("unknown SKU", 422, "unknown-product", try with("items", [item("SKU-404", 1)]), json),
+            ("unknown store", 422, "unknown-store", try with("store_id", "store-404"), json),
+            ("unknown customer", 422, "unknown-customer", try with("customer_id", "cus-404"), json),
+            ("quantity 0", 422, "invalid-field", try with("items", [item("SKU-1", 0)]), json),
+            ("negative quantity", 422, "invalid-field", try with("items", [item("SKU-1", -3)]), json),
+            ("huge quantity", 422, "invalid-field", try with("items", [item("SKU-1", 1_000_000_000)]), json),
+            ("quantity beyond 64 bits", 400, "malformed-json",
+             #"{"customer_id":"cus-1","store_id":"store-01","items":[{"sku":"SKU-1","quantity":99999999999999999999999}]}"#, json),
+            ("no lines", 422, "invalid-field", try with("items", [Any]()), json),
+            ("too many lines", 422, "invalid-field", try with("items", (1...51).map { item("SKU-\($0)", 1) }), json),
+            ("the same SKU twice", 422, "invalid-field", try with("items", [item("SKU-1", 1), item("SKU-1", 2)]), json),
+            ("an id with spaces", 422, "invalid-field", try with("customer_id", "cus 1"), json),
+            ("oversized body", 413, "body-too-large", #"{"customer_id":""# + String(repeating: "x", count: 100_000) + #""}"#, json),
+            ("wrong content type", 415, "unsupported-media-type", "customer_id=cus-1", "application/x-www-form-urlencoded"),
+        ]
+        for (name, status, slug, body, contentType) in cases {
+            let answer = try await Self.raw(system, body, contentType: contentType)
+            #expect(answer.status == status, "\(name)")
+            #expect(answer.header("Content-Type") == "application/problem+json", "\(name)")
+            #expect(answer.json?["type"]?.string == "/problems/\(slug)", "\(name)")
+            #expect(answer.json?["status"]?.int == Int64(status), "\(name)")
+            #expect(answer.json?["detail"]?.string?.isEmpty == false, "\(name)")
+        }
+        let unknownRoute = try await HTTPClient.send("GET", await system.url(.checkoutAPI, "/nowhere"))
+        #expect(unknownRoute.status == 404)
+        #expect(unknownRoute.header("Content-Type") == "application/problem+json")
+        #expect(try await Self.checkoutEvents(system) == 0, "nothing was published")
+    }
+
+    @Test("the same Idempotency-Key and body give the same checkout once; another body gets 422")
+    func idempotencyKey() async throws {
+        let system = try await ChorusSystem.start()
+        defer { Task { await system.shutdown() } }
+        try await system.seed(products: [("SKU-1", 100, 5), ("SKU-2", 200, 5)], customers: [("cus-1", 10_000)])
+
+        let first = try await system.checkout(customer: "cus-1", store: "store-01", items: [("SKU-1", 1), ("SKU-2", 1)], idempotencyKey: "order-42")
+        let again = try await system.checkout(customer: "cus-1", store: "store-01", items: [("SKU-2", 1), ("SKU-1", 1)], idempotencyKey: "order-42")
+        #expect(first.status == 202 && again.status == 202)
+        let checkoutID = try #require(first.json?["checkout_id"]?.string)
+        #expect(again.json?["checkout_id"]?.string == checkoutID)
+        #expect(try await system.terminalCheckout(checkoutID)["status"]?.string == "completed")
+        try await system.waitUntilQuiet()
+        #expect(try await system.balance("cus-1") == Int64(9_700), "charged once")
+        let initiated = try await system.allEntries().filter { $0.fields["type"] == "CheckoutInitiated" }
+        #expect(initiated.count == 1, "one saga")
+
+        let reused = try await system.checkout(customer: "cus-1", store: "store-01", items: [("SKU-1", 2)], idempotencyKey: "order-42")
+        #expect(reused.status == 422)
+        #expect(reused.json?["type"]?.string == "/problems/idempotency-key-reused")
+    }
+
+    @Test("when the event cannot be published the answer is 503, never 202")
+    func unpublishableIs503() async throws {
+        let system = try await ChorusSystem.start([.checkoutAPI])
+        defer { Task { await system.shutdown() } }
+        try await system.seed(products: [("SKU-1", 100, 5)], customers: [("cus-1", 1_000)])
+        // A second API on the same database, whose Redis is gone.
+        let deadRedis = "redis://127.0.0.1:\(try FreePort.next())"
+        let port = try await system.start(.checkoutAPI, consumerName: "checkout-api-cut-off") { $0.redisURL = deadRedis }
+        let answer = try await HTTPClient.send(
+            "POST", "http://127.0.0.1:\(port)/checkouts",
+            body: Data(#"{"customer_id":"cus-1","store_id":"store-01","items":[{"sku":"SKU-1","quantity":1}]}"#.utf8),
+            headers: ["Content-Type": "application/json"])
+        #expect(answer.status == 503)
+        #expect(answer.header("Content-Type") == "application/problem+json")
+        #expect(answer.header("Retry-After") != nil)
+        #expect(try await Self.checkoutEvents(system) == 0)
+    }
+
+    @Test("admin endpoints validate what they publish")
+    func adminValidation() async throws {
+        let system = try await ChorusSystem.start([.checkoutAPI])
+        defer { Task { await system.shutdown() } }
+        let negativePrice = try await system.post("/admin/products", ["sku": "SKU-1", "name": "x", "price_cents": -1])
+        #expect(negativePrice.status == 422)
+        let badID = try await system.post("/admin/stores", ["store_id": "no spaces please", "name": "x", "channel": "physical"])
+        #expect(badID.status == 422)
+        let badChannel = try await system.post("/admin/stores", ["store_id": "s1", "name": "x", "channel": "teleport"])
+        #expect(badChannel.status == 400)
+        let noStock = try await system.post("/admin/stock", ["store_id": "s1", "sku": "SKU-1", "quantity": 0])
+        #expect(noStock.status == 422)
+        let entries = try await system.redis.execute(["XLEN", await system.topology.referenceStream]).integer
+        #expect(entries == 0)
+    }
+}
