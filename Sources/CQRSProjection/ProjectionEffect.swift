@@ -78,7 +78,8 @@ public struct ProjectionEffect: EventEffect {
                 balance_cents  bigint NOT NULL DEFAULT 0,
                 credited_cents bigint NOT NULL DEFAULT 0,
                 charged_cents  bigint NOT NULL DEFAULT 0,
-                refunded_cents bigint NOT NULL DEFAULT 0
+                refunded_cents bigint NOT NULL DEFAULT 0,
+                registered     boolean NOT NULL DEFAULT false
             )
             """,
             """
@@ -170,6 +171,7 @@ public struct ProjectionEffect: EventEffect {
     /// Applies account movements; returns whether the event moved money.
     private func projectBalance(_ event: DomainEvent, in database: isolated PostgresConnection) throws -> Bool {
         let customerID: String
+        var registers = false
         var name: String?
         var email: String?
         var credited: Int64 = 0
@@ -177,7 +179,7 @@ public struct ProjectionEffect: EventEffect {
         var refunded: Int64 = 0
         switch event {
         case .customerRegistered(let event):
-            (customerID, name, email, credited) = (event.customerID, event.name, event.email, event.openingBalanceCents)
+            (customerID, name, email, credited, registers) = (event.customerID, event.name, event.email, event.openingBalanceCents, true)
         case .accountCredited(let event):
             (customerID, credited) = (event.customerID, event.amountCents)
         case .paymentAuthorized(let event):
@@ -190,17 +192,19 @@ public struct ProjectionEffect: EventEffect {
         try database.query(
             """
             INSERT INTO cqrs_projection.customer_balances
-                (customer_id, name, email, balance_cents, credited_cents, charged_cents, refunded_cents)
-            VALUES ($1, $2, $3, $4::bigint + $6::bigint - $5::bigint, $4, $5, $6)
+                (customer_id, name, email, balance_cents, credited_cents, charged_cents, refunded_cents, registered)
+            VALUES ($1, $2, $3, $4::bigint + $6::bigint - $5::bigint, $4, $5, $6, $7)
             ON CONFLICT (customer_id) DO UPDATE SET
+                registered = customer_balances.registered OR EXCLUDED.registered,
                 name = COALESCE(EXCLUDED.name, customer_balances.name),
                 email = COALESCE(EXCLUDED.email, customer_balances.email),
                 balance_cents = customer_balances.balance_cents + EXCLUDED.balance_cents,
                 credited_cents = customer_balances.credited_cents + EXCLUDED.credited_cents,
                 charged_cents = customer_balances.charged_cents + EXCLUDED.charged_cents,
                 refunded_cents = customer_balances.refunded_cents + EXCLUDED.refunded_cents
+            WHERE NOT ($7 AND customer_balances.registered)
             """,
-            [customerID, name, email, credited, charged, refunded])
+            [customerID, name, email, credited, charged, refunded, registers])
         return true
     }
 

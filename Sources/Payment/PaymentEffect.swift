@@ -15,7 +15,8 @@ public struct PaymentEffect: EventEffect {
             """
             CREATE TABLE IF NOT EXISTS payment.accounts (
                 customer_id   text PRIMARY KEY,
-                balance_cents bigint NOT NULL CHECK (balance_cents >= 0)
+                balance_cents bigint NOT NULL CHECK (balance_cents >= 0),
+                registered    boolean NOT NULL DEFAULT false
             )
             """,
             """
@@ -34,8 +35,14 @@ public struct PaymentEffect: EventEffect {
     public func apply(_ envelope: EventEnvelope, in database: isolated PostgresConnection) throws -> [DomainEvent] {
         switch envelope.event {
         case .customerRegistered(let event):
+            // Registered once: a repeated registration adds no second opening balance.
             try database.query(
-                "INSERT INTO payment.accounts (customer_id, balance_cents) VALUES ($1, $2) ON CONFLICT (customer_id) DO NOTHING",
+                """
+                INSERT INTO payment.accounts (customer_id, balance_cents, registered) VALUES ($1, $2, true)
+                ON CONFLICT (customer_id) DO UPDATE
+                SET balance_cents = accounts.balance_cents + EXCLUDED.balance_cents, registered = true
+                WHERE NOT accounts.registered
+                """,
                 [event.customerID, event.openingBalanceCents])
             return []
         case .accountCredited(let event):

@@ -34,9 +34,13 @@ struct HealthRoutes: Sendable {
             } catch {
                 checks["postgres"] = "unreachable"
             }
-            if checks["redis"] == "ok", let stream = streams.first {
-                let groups = (try? await resources.redis.connection.groups(of: stream)) ?? []
-                checks["consumer_group"] = groups.contains { $0.name == group } ? "ok" : "missing"
+            if checks["redis"] == "ok" {
+                var present = true
+                for stream in streams {
+                    let groups = (try? await resources.redis.connection.groups(of: stream)) ?? []
+                    present = present && groups.contains { $0.name == group }
+                }
+                checks["consumer_group"] = present ? "ok" : "missing"
             }
             let ready = checks.values.allSatisfy { $0 == "ok" }
             return try JSONBody.response(Status(status: ready ? "ready" : "not ready", checks: checks),

@@ -298,4 +298,12 @@ struct DomainEventCodingTests {
     func errorDescriptions(error: EventDecodingError, description: String) {
         #expect(error.description == description)
     }
+
+    @Test("a checkout with the same SKU on two lines is refused")
+    func duplicateSkuIsInvalid() throws {
+        let line = CheckoutLine(sku: "SKU-1", quantity: 1, unitPriceCents: 100, lineTotalCents: 100)
+        let facts = CheckoutFacts(checkoutID: "co-1", customerID: "cus-1", storeID: "store-1", lines: [line, line], totalCents: 200)
+        #expect(throws: EventValidationError.self) { try facts.validate() }
+    }
 }
+

@@ -381,4 +381,14 @@ struct ReferenceStatesTests {
     func aggregateKinds() {
         #expect(AggregateKind.allCases.map(\.rawValue) == ["checkout", "stock_item", "customer", "order", "store", "product"])
     }
+
+    @Test("a customer registered twice keeps the first registration: no second opening balance")
+    func registrationCountsOnce() {
+        let first = DomainEvent.customerRegistered(CustomerRegistered(customerID: "cus-1", name: "First", email: "a@example.com", openingBalanceCents: 500))
+        let second = DomainEvent.customerRegistered(CustomerRegistered(customerID: "cus-1", name: "Second", email: "b@example.com", openingBalanceCents: 9_000))
+        let state = Fixture.history([first, second]).reduce(CustomerAccountState(customerID: "cus-1"), CustomerAccountState.fold)
+        #expect(state.balanceCents == 500)
+        #expect(state.name == "First")
+    }
 }
+

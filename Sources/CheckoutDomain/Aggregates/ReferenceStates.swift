@@ -81,6 +81,8 @@ public struct CustomerAccountState: Codable, Sendable, Hashable {
         var next = state
         switch envelope.event {
         case .customerRegistered(let event) where event.customerID == state.customerID:
+            // A customer is registered once: a repeated registration changes nothing.
+            guard state.name == nil else { break }
             next.name = event.name
             next.email = event.email
             next.balanceCents += event.openingBalanceCents

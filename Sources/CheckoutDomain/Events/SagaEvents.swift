@@ -37,6 +37,7 @@ public struct CheckoutFacts: Codable, Sendable, Hashable {
     /// Checks what every saga event must hold: lines with positive quantities and a total that adds up.
     public func validate() throws(EventValidationError) {
         guard !lines.isEmpty else { throw EventValidationError("lines must not be empty") }
+        guard Set(lines.map(\.sku)).count == lines.count else { throw EventValidationError("each sku may appear on one line only") }
         for line in lines {
             guard line.quantity > 0 else { throw EventValidationError("quantity of \(line.sku) must be positive") }
             guard line.unitPriceCents >= 0, Money.lineTotal(unitPriceCents: line.unitPriceCents, quantity: line.quantity) == line.lineTotalCents
@@ -135,7 +136,7 @@ public struct OrderCreated: EventPayload {
 public struct OrderRejected: EventPayload {
     public static let eventType = EventType.orderRejected
     public var checkout: CheckoutFacts
-    /// `store_paused`.
+    /// `store_paused`, or `unknown_store` when order creation has never heard of the store.
     public var reason: String
     public var paymentID: String
     public var amountCents: Int64

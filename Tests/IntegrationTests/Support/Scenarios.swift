@@ -30,6 +30,9 @@ enum Scenarios {
         #expect(try await system.post("/admin/products/SKU-2/price", ["price_cents": 350]).status == 202)
         #expect(try await system.post("/admin/customers/cus-poor/credit", ["amount_cents": 2_500]).status == 202)
         #expect(try await system.post("/admin/stores/store-01/resume", [String: String]()).status == 202)
+        // A customer registered a second time keeps the first registration's balance everywhere.
+        let again: [String: Any] = ["customer_id": "cus-poor", "name": "Again", "email": "again@example.com", "opening_balance_cents": 999_999]
+        #expect(try await system.post("/admin/customers", again).status == 202)
         try await system.waitUntilQuiet()
         return ids + [rejectedID]
     }
