@@ -101,7 +101,7 @@ let package = Package(
         .target(
             name: "ServiceSupport",
             dependencies: [
-                "ExactlyOnce", "HTTPSupport",
+                "ExactlyOnce", "HTTPSupport", "LocalServers",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -125,8 +125,9 @@ let package = Package(
         .executableTarget(
             name: "chorus",
             dependencies: [
-                "ServiceSupport", "CheckoutDomain", "LocalServers",
+                "ServiceSupport", "CheckoutDomain", "LocalServers", "Redis",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             ],
             path: "Sources/Executables/chorus",
             swiftSettings: strict

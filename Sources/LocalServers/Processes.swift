@@ -59,12 +59,7 @@ public enum Watchdog {
             wait $server 2>/dev/null
             \(remove)
             """
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/bin/sh")
-        process.arguments = ["-c", script]
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        try process.run()
+        _ = try ChildProcess(command: ["/bin/sh", "-c", script], output: nil)
     }
 
     private static func quote(_ text: String) -> String {

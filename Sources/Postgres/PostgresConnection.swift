@@ -114,13 +114,6 @@ public actor PostgresConnection {
         }
     }
 
-    /// Runs a script of statements that takes no parameters, such as a schema migration.
-    public func executeScript(_ sql: String) throws(PostgresError) {
-        let connection = try connected()
-        let result = PQexec(connection, sql)
-        _ = try Self.rows(from: result, connection: connection, statement: String(sql.prefix(120)))
-    }
-
     // MARK: - libpq helpers
 
     private func connected() throws(PostgresError) -> OpaquePointer {

@@ -1,0 +1,55 @@
+import ArgumentParser
+import CheckoutDomain
+import Foundation
+
+/// `chorus checkout`: send one checkout.
+struct CheckoutCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "checkout",
+        abstract: "Send one checkout and print its id (a random demo one unless told otherwise).",
+        discussion: "Example: chorus checkout --customer cus-0001 --store store-01 --item SKU-0001:2 --item SKU-0002:1 --wait"
+    )
+
+    @OptionGroup var gateway: GatewayOptions
+
+    @Option(help: "The customer (default: a random demo customer).")
+    var customer: String?
+
+    @Option(help: "The store (default: a random demo store).")
+    var store: String?
+
+    @Option(name: .customLong("item"), help: "SKU:QUANTITY, repeatable (default: two random demo products).")
+    var items: [String] = []
+
+    @Option(help: "An Idempotency-Key: the same key and body never start a second checkout.")
+    var idempotencyKey: String?
+
+    @Flag(help: "Wait until the checkout completes or fails, and print its projection.")
+    var wait = false
+
+    func run() async throws {
+        var lines: [[String: Any]] = []
+        for item in items {
+            let parts = item.split(separator: ":")
+            guard parts.count == 2, let quantity = Int(parts[1]) else { throw ValidationError("--item takes SKU:QUANTITY, e.g. SKU-0001:2") }
+            lines.append(["sku": String(parts[0]), "quantity": quantity])
+        }
+        if lines.isEmpty {
+            let first = Int.random(in: 1...DemoData.productCount)
+            let second = first % DemoData.productCount + 1
+            lines = [["sku": DemoData.sku(first), "quantity": Int.random(in: 1...3)], ["sku": DemoData.sku(second), "quantity": 1]]
+        }
+        let body: [String: Any] = [
+            "customer_id": customer ?? DemoData.customerID(Int.random(in: 1...DemoData.customerCount)),
+            "store_id": store ?? DemoData.stores[Int.random(in: 0..<DemoData.stores.count)].storeID,
+            "items": lines,
+        ]
+        let answer = try await HTTP.send(
+            "POST", "\(gateway.baseURL)/checkouts", json: body, headers: idempotencyKey.map { ["Idempotency-Key": $0] } ?? [:])
+        print(HTTP.pretty(answer.body))
+        guard answer.status == 202, let id = answer.json?["checkout_id"] as? String else { throw ExitCode(1) }
+        if wait {
+            try await Status.show(id, baseURL: gateway.baseURL, wait: true)
+        }
+    }
+}

@@ -1,0 +1,21 @@
+import ArgumentParser
+
+/// The `chorus` command: run the system locally and talk to it.
+@main
+struct Chorus: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run and use Chorus, the choreographed checkout saga, on this machine.",
+        discussion: """
+            `chorus up` starts Redis, PostgreSQL, every Chorus process and the gateway, with data in
+            a local directory. The other commands talk to a running system.
+            Configuration comes from CHORUS_* environment variables (see the README).
+            """,
+        subcommands: [Up.self, Seed.self, CheckoutCommand.self, Status.self]
+    )
+}
+
+/// Where a running Chorus answers.
+struct GatewayOptions: ParsableArguments {
+    @Option(name: .customLong("url"), help: "The gateway's base URL.")
+    var baseURL = "http://127.0.0.1:8080"
+}

@@ -1,0 +1,46 @@
+import Foundation
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+
+/// The few HTTP calls the CLI makes.
+enum HTTP {
+    struct Answer {
+        var status: Int
+        var body: Data
+        var text: String { String(decoding: body, as: UTF8.self) }
+        var json: [String: Any]? { (try? JSONSerialization.jsonObject(with: body)) as? [String: Any] }
+    }
+
+    static func send(_ method: String, _ url: String, json: Any? = nil, headers: [String: String] = [:], timeout: TimeInterval = 10) async throws -> Answer {
+        guard let target = URL(string: url) else { throw CLIError("not a URL: \(url)") }
+        var request = URLRequest(url: target)
+        request.httpMethod = method
+        request.timeoutInterval = timeout
+        if let json {
+            request.httpBody = try JSONSerialization.data(withJSONObject: json)
+            request.setValue("application/json", forHTTPHeaderField: "Content-Type")
+        }
+        for (name, value) in headers { request.setValue(value, forHTTPHeaderField: name) }
+        let (data, response) = try await URLSession.shared.data(for: request)
+        return Answer(status: (response as? HTTPURLResponse)?.statusCode ?? 0, body: data)
+    }
+
+    /// Whether `url` answers 200 now.
+    static func isUp(_ url: String) async -> Bool {
+        (try? await send("GET", url, timeout: 2).status) == 200
+    }
+
+    static func pretty(_ data: Data) -> String {
+        guard let object = try? JSONSerialization.jsonObject(with: data),
+            let formatted = try? JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys])
+        else { return String(decoding: data, as: UTF8.self) }
+        return String(decoding: formatted, as: UTF8.self)
+    }
+}
+
+/// A failure the CLI reports in one sentence.
+struct CLIError: Error, CustomStringConvertible {
+    var description: String
+    init(_ description: String) { self.description = description }
+}

@@ -1,0 +1,41 @@
+import ArgumentParser
+import Foundation
+
+/// `chorus status`: where a checkout stands.
+struct Status: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Print a checkout's state, rebuilt from its events by the event store.",
+        discussion: "Exits 0 when the checkout completed, 1 when it failed or is unknown, 2 while it is still in flight."
+    )
+
+    @OptionGroup var gateway: GatewayOptions
+
+    @Argument(help: "The checkout id that POST /checkouts answered.")
+    var checkoutID: String
+
+    @Flag(help: "Wait until the checkout completes or fails.")
+    var wait = false
+
+    func run() async throws {
+        try await Self.show(checkoutID, baseURL: gateway.baseURL, wait: wait)
+    }
+
+    static func show(_ id: String, baseURL: String, wait: Bool) async throws {
+        let deadline = ContinuousClock.now + .seconds(60)
+        while true {
+            let answer = try await HTTP.send("GET", "\(baseURL)/projections/\(id)")
+            let state = answer.json?["state"] as? [String: Any]
+            let status = state?["status"] as? String
+            let terminal = status == "completed" || status == "failed"
+            if terminal || !wait || ContinuousClock.now > deadline || (answer.status != 200 && answer.status != 404) {
+                print(HTTP.pretty(answer.body))
+                switch status {
+                case "completed": return
+                case .some where !terminal: throw ExitCode(2)
+                default: throw ExitCode(1)
+                }
+            }
+            try await Task.sleep(for: .milliseconds(200))
+        }
+    }
+}

@@ -1,0 +1,56 @@
+import ArgumentParser
+import Foundation
+import ServiceSupport
+import UnixSignals
+
+/// `chorus up`: the whole system on this machine.
+struct Up: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Start Redis, PostgreSQL, every Chorus process and the gateway; Ctrl-C stops them.",
+        discussion: """
+            Data persists in the data directory between runs. Crashed processes are restarted with
+            a backoff. Logs go to <data-dir>/logs. The demo data is loaded into an empty system.
+            Needs redis-server, PostgreSQL and nginx: ./scripts/up installs them and builds first.
+            """
+    )
+
+    @Option(help: "Where data, logs and runtime files go.")
+    var dataDir = ".chorus"
+
+    @Option(help: "The directory holding the Chorus executables (default: next to this one).")
+    var binDir: String?
+
+    @Option(help: "The directory holding the gateway's chorus.conf and upstreams-local.conf.")
+    var gatewayConfig = "deploy/nginx"
+
+    @Option(help: "The port of the local redis-server.")
+    var redisPort = 6479
+
+    @Option(help: "The port of the local PostgreSQL.")
+    var postgresPort = 5479
+
+    @Flag(help: "Do not load the demo data.")
+    var noDemoData = false
+
+    func run() async throws {
+        let here = URL(fileURLWithPath: FileManager.default.currentDirectoryPath)
+        let executables = binDir.map { URL(fileURLWithPath: $0, relativeTo: here) }
+            ?? URL(fileURLWithPath: CommandLine.arguments[0], relativeTo: here).deletingLastPathComponent()
+        let gateway = URL(fileURLWithPath: gatewayConfig, relativeTo: here)
+        guard FileManager.default.fileExists(atPath: gateway.appendingPathComponent("chorus.conf").path) else {
+            throw CLIError("no chorus.conf in \(gateway.path); run from the repository or pass --gateway-config")
+        }
+        let stack = LocalStack(
+            dataDirectory: URL(fileURLWithPath: dataDir, relativeTo: here).standardizedFileURL,
+            binDirectory: executables.standardizedFileURL,
+            gatewayConfigDirectory: gateway.standardizedFileURL,
+            redisPort: redisPort, postgresPort: postgresPort, loadsDemoData: !noDemoData)
+        // Trap the signals before anything starts, so that Ctrl-C always stops cleanly.
+        let signals = await UnixSignalsSequence(trapping: .sigint, .sigterm)
+        try await stack.run(
+            until: { for await _ in signals { return } },
+            isReady: { await HTTP.isUp($0) },
+            // Unbuffered, so that progress shows at once also when the output goes to a file.
+            report: { line in FileHandle.standardOutput.write(Data("chorus: \(line)\n".utf8)) })
+    }
+}
