@@ -57,6 +57,33 @@ struct ReplayTests {
             }
         }
         #expect(kinds == Set(AggregateKind.allCases.map(\.rawValue)), "every kind of aggregate was replayed")
+
+        // Every read model keeps its checkpoint.
+        let checkpoints = try await system.database.query(
+            "SELECT read_model, events_applied FROM cqrs_projection.checkpoints ORDER BY read_model")
+        #expect(try checkpoints.map { try $0.decode("read_model", as: String.self) }
+                == ["checkouts", "customer_balances", "orders_by_customer", "sales_by_store_day", "stock_levels"])
+        #expect(try checkpoints.allSatisfy { try $0.decode("events_applied", as: Int64.self) > 0 })
+    }
+
+    @Test("the event store and the audit trail refuse changes and deletions")
+    func historyIsAppendOnly() async throws {
+        let system = try await ChorusSystem.start()
+        defer { Task { await system.shutdown() } }
+        try await system.seed(products: [("SKU-1", 100, 1)], customers: [("cus-1", 100)])
+        #expect(try await system.integer("SELECT count(*) AS value FROM event_store.events") == 4)
+        #expect(try await system.integer("SELECT count(*) AS value FROM audit.audit_log") == 4)
+        for statement in [
+            "UPDATE event_store.events SET event_type = 'Forged'",
+            "DELETE FROM event_store.events",
+            "DELETE FROM event_store.aggregate_events",
+            "UPDATE audit.audit_log SET producer = 'someone else'",
+            "DELETE FROM audit.audit_log",
+        ] {
+            let error = try await #require(throws: PostgresError.self, "\(statement)") { try await system.database.query(statement) }
+            #expect(error.isPermissionDenied, "\(statement)")
+        }
+        #expect(try await system.integer("SELECT count(*) AS value FROM event_store.events") == 4)
     }
 
     @Test("an event touching several aggregates is found from each, and versions count per aggregate")
