@@ -84,21 +84,6 @@ public struct StreamConsumer<Handler: StreamBatchHandler>: Service {
         var loop = ConsumerLoop(consumer: self)
         await loop.run()
     }
-
-    /// Reads and handles one round: pending entries if any are left, claimable ones when due,
-    /// otherwise new ones. For tests and tools that drive the consumer step by step.
-    /// - Returns: how many entries were handled.
-    @discardableResult
-    public func processAvailable() async throws -> Int {
-        var loop = ConsumerLoop(consumer: self)
-        try await loop.prepare()
-        var total = 0
-        while true {
-            let count = try await loop.step(blockMilliseconds: 1)
-            if count == 0 && !loop.isScanningPending { return total }
-            total += count
-        }
-    }
 }
 
 /// The mutable state of one running consumer.
@@ -119,8 +104,6 @@ private struct ConsumerLoop<Handler: StreamBatchHandler> {
         pendingCursors = Array(repeating: "0", count: consumer.configuration.streams.count)
         nextClaim = .now + .milliseconds(consumer.configuration.claimIntervalMilliseconds)
     }
-
-    var isScanningPending: Bool { pendingCursors != nil }
 
     mutating func run() async {
         while !Task.isShuttingDownGracefully && !Task.isCancelled {
@@ -246,6 +229,8 @@ private struct ConsumerLoop<Handler: StreamBatchHandler> {
         let done = outcome.acknowledged + outcome.deadLettered.map(\.entry.reference)
         try await redis.acknowledge(done, group: configuration.group)
         for reference in done { lastFailures[reference] = nil }
+        // Entries another consumer claimed never come back here; keep the memory bounded.
+        if lastFailures.count > 10_000 { lastFailures.removeAll() }
         for letter in outcome.deadLettered {
             logger.error("dead-lettered an entry", metadata: ["entry": "\(letter.entry.reference)", "reason": "\(letter.reason)"])
         }
