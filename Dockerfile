@@ -4,7 +4,7 @@
 # chosen by the command, e.g. `docker run chorus:local payment` (compose.yaml does this).
 
 # ---- build ------------------------------------------------------------------------------
-ARG SWIFT_IMAGE=swift:6.1-bookworm
+ARG SWIFT_IMAGE=swift:6.2-bookworm
 FROM ${SWIFT_IMAGE} AS build
 
 RUN export DEBIAN_FRONTEND=noninteractive \

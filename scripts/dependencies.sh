@@ -3,7 +3,7 @@
 
 chorus_require_swift() {
     if ! command -v swift >/dev/null 2>&1; then
-        echo "Swift 6.1 or newer is needed and is not on PATH; install it from https://www.swift.org/install/linux/" >&2
+        echo "Swift 6.2 or newer is needed and is not on PATH; install it from https://www.swift.org/install/linux/" >&2
         exit 1
     fi
 }
@@ -27,4 +27,14 @@ chorus_install_packages() {
     "${sudo[@]}" apt-get update -qq
     # The packages' own services are not needed: Chorus starts its servers itself, on its own ports.
     "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+# Consumer lag in XINFO GROUPS and XAUTOCLAIM need Redis 7 (Debian 12, Ubuntu 24.04 and newer).
+chorus_check_redis_version() {
+    local version
+    version=$(redis-server --version | sed -n 's/.*v=\([0-9]*\)\..*/\1/p')
+    if [ -z "$version" ] || [ "$version" -lt 7 ]; then
+        echo "redis-server $(redis-server --version | sed -n 's/.*v=\([0-9.]*\).*/\1/p') is too old: Chorus needs Redis 7 or newer" >&2
+        exit 1
+    fi
 }

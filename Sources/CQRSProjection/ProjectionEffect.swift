@@ -121,6 +121,9 @@ public struct ProjectionEffect: EventEffect {
 
     private func projectCheckout(_ envelope: EventEnvelope, in database: isolated PostgresConnection) throws {
         guard let checkoutID = envelope.event.checkoutID else { return }
+        // Two consumers may fold the first events of one checkout at once; FOR UPDATE cannot
+        // lock a row that does not exist yet, so lock the checkout's id instead.
+        try database.query("SELECT pg_advisory_xact_lock(hashtext($1))", ["checkout/\(checkoutID)"])
         let current = try database.query(
             "SELECT state::text AS state FROM cqrs_projection.checkouts WHERE checkout_id = $1 FOR UPDATE", [checkoutID]
         ).first.map { try JSONDecoder().decode(CheckoutState.self, from: Data(try $0.decode("state", as: String.self).utf8)) }

@@ -1,6 +1,7 @@
 import CheckoutDomain
 import HTTPSupport
 import Hummingbird
+import StreamRuntime
 
 /// Admin endpoints: each one publishes one reference-data event, which every service that
 /// needs it folds into its own state. They answer 202 with the event's id.
@@ -74,10 +75,19 @@ struct AdminRoutes: Sendable {
         } catch {
             throw Problem.unprocessable(error.message, slug: "invalid-field")
         }
-        let key = request.idempotencyKey
-        let eventID = key.map { EventIdentity.requestEventID(idempotencyKey: $0, purpose: "admin/\(event.type.rawValue)") } ?? EventIdentity.random()
-        let envelope = EventEnvelope.starting(event, producer: CheckoutRoutes.producer, eventID: eventID)
-        try await routes.publish(routes.publisher.entry(for: envelope), logger: nil)
+        func entry(_ eventID: String) -> OutgoingEntry {
+            routes.publisher.entry(for: EventEnvelope.starting(event, producer: CheckoutRoutes.producer, eventID: eventID))
+        }
+        guard let key = try IdempotencyKeys.key(of: request.idempotencyKey) else {
+            let eventID = EventIdentity.random()
+            try await routes.publish(entry(eventID), logger: nil)
+            return try JSONBody.response(Published(eventID: eventID, type: event.type), status: .accepted)
+        }
+        let fingerprint = EventIdentity.fingerprint("admin|\(event.type.rawValue)|\(event.encodedPayload())")
+        let eventID = try await routes.idempotencyKeys.once(key: key, fingerprint: fingerprint) {
+            let eventID = EventIdentity.requestEventID(idempotencyKey: key, purpose: "admin")
+            return (eventID, entry(eventID))
+        }
         return try JSONBody.response(Published(eventID: eventID, type: event.type), status: .accepted)
     }
 }

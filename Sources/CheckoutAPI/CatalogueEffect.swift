@@ -37,7 +37,7 @@ public struct CatalogueEffect: EventEffect {
             CREATE TABLE IF NOT EXISTS checkout_api.idempotency_keys (
                 idempotency_key text PRIMARY KEY,
                 fingerprint     text NOT NULL,
-                checkout_id     text NOT NULL,
+                resource_id     text NOT NULL,
                 stream          text NOT NULL,
                 event_fields    jsonb NOT NULL,
                 published       boolean NOT NULL DEFAULT false,

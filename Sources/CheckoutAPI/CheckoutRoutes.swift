@@ -57,70 +57,35 @@ public struct CheckoutRoutes: Sendable {
 
     func startCheckout(_ request: Request, logger: Logger) async throws -> Response {
         let body = try await JSONBody.decode(CheckoutRequest.self, from: request, maxBytes: maxBodyBytes)
-        let key = request.idempotencyKey
-        if let key {
-            guard (1...255).contains(key.utf8.count) else {
-                throw Problem.badRequest("Idempotency-Key must be 1 to 255 characters", slug: "invalid-idempotency-key")
-            }
-            if let replay = try await replayIdempotent(key: key, body: body) { return replay }
+        guard let key = try IdempotencyKeys.key(of: request.idempotencyKey) else {
+            let (checkoutID, entry) = try await initiation(of: body, checkoutID: EventIdentity.random(), eventID: EventIdentity.random())
+            try await publish(entry, logger: logger)
+            return try accepted(checkoutID)
         }
-        do {
-            try CheckoutPricing.validate(body, limits: limits)
-        } catch {
-            throw Self.problem(for: error)
+        let checkoutID = try await idempotencyKeys.once(key: key, fingerprint: EventIdentity.fingerprint("checkout|" + body.canonicalText)) {
+            try await initiation(
+                of: body, checkoutID: EventIdentity.checkoutID(idempotencyKey: key),
+                eventID: EventIdentity.requestEventID(idempotencyKey: key, purpose: "checkout"))
         }
-        let checkoutID = key.map { EventIdentity.checkoutID(idempotencyKey: $0) } ?? EventIdentity.random()
+        return try accepted(checkoutID)
+    }
+
+    /// Validates and prices the request into the `CheckoutInitiated` that starts the saga.
+    private func initiation(of body: CheckoutRequest, checkoutID: String, eventID: String) async throws -> (String, OutgoingEntry) {
         let facts: CheckoutFacts
         do {
+            try CheckoutPricing.validate(body, limits: limits)
             facts = try CheckoutPricing.price(body, checkoutID: checkoutID, catalogue: try await catalogueView(for: body), limits: limits)
         } catch let rejection as CheckoutRejection {
             throw Self.problem(for: rejection)
         }
         let envelope = EventEnvelope.starting(
-            .checkoutInitiated(CheckoutInitiated(checkout: facts)),
-            producer: Self.producer,
-            eventID: key.map { EventIdentity.requestEventID(idempotencyKey: $0, purpose: "checkout") } ?? EventIdentity.random(),
-            correlationID: checkoutID)
-        let entry = publisher.entry(for: envelope)
-        if let key {
-            let stored = try await database.connection.query(
-                """
-                INSERT INTO checkout_api.idempotency_keys (idempotency_key, fingerprint, checkout_id, stream, event_fields)
-                VALUES ($1, $2, $3, $4, $5::jsonb) ON CONFLICT (idempotency_key) DO NOTHING
-                """,
-                [key, EventIdentity.fingerprint(body.canonicalText), checkoutID, entry.stream, try Self.encode(entry.fields)])
-            if stored.affectedRows == 0, let replay = try await replayIdempotent(key: key, body: body) {
-                return replay
-            }
-        }
-        try await publish(entry, logger: logger)
-        if let key {
-            try await database.connection.query("UPDATE checkout_api.idempotency_keys SET published = true WHERE idempotency_key = $1", [key])
-        }
-        return try accepted(checkoutID)
+            .checkoutInitiated(CheckoutInitiated(checkout: facts)), producer: Self.producer, eventID: eventID, correlationID: checkoutID)
+        return (checkoutID, publisher.entry(for: envelope))
     }
 
-    /// Answers a repeated `Idempotency-Key`: the same body gets the same checkout (published
-    /// again if the first attempt could not publish it), another body gets 422.
-    private func replayIdempotent(key: String, body: CheckoutRequest) async throws -> Response? {
-        guard let row = try await database.connection.query(
-            """
-            SELECT fingerprint, checkout_id, stream, event_fields::text AS event_fields, published
-            FROM checkout_api.idempotency_keys WHERE idempotency_key = $1
-            """,
-            [key]).first
-        else { return nil }
-        guard try row.decode("fingerprint", as: String.self) == EventIdentity.fingerprint(body.canonicalText) else {
-            throw Problem.unprocessable(
-                "this Idempotency-Key was used with another request body", slug: "idempotency-key-reused")
-        }
-        let checkoutID: String = try row.decode("checkout_id")
-        if try !row.decode("published", as: Bool.self) {
-            let entry = OutgoingEntry(stream: try row.decode("stream"), fields: try Self.decode(try row.decode("event_fields")))
-            try await publish(entry, logger: nil)
-            try await database.connection.query("UPDATE checkout_api.idempotency_keys SET published = true WHERE idempotency_key = $1", [key])
-        }
-        return try accepted(checkoutID)
+    var idempotencyKeys: IdempotencyKeys {
+        IdempotencyKeys(database: database) { entry in try await publish(entry, logger: nil) }
     }
 
     private func catalogueView(for body: CheckoutRequest) async throws -> CatalogueView {
@@ -164,16 +129,6 @@ public struct CheckoutRoutes: Sendable {
             return Problem(.conflict, slug: rejection.code, title: "Store paused", detail: rejection.detail)
         case .unknownStore, .unknownCustomer, .unknownProducts:
             return .unprocessable(rejection.detail, slug: rejection.code)
-        }
-    }
-
-    static func encode(_ fields: [(name: String, value: String)]) throws -> String {
-        String(decoding: try JSONEncoder().encode(fields.map { [$0.name, $0.value] }), as: UTF8.self)
-    }
-
-    static func decode(_ text: String) throws -> [(name: String, value: String)] {
-        try JSONDecoder().decode([[String]].self, from: Data(text.utf8)).compactMap { pair in
-            pair.count == 2 ? (name: pair[0], value: pair[1]) : nil
         }
     }
 }

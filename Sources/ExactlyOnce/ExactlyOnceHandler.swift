@@ -34,6 +34,11 @@ public struct ExactlyOnceHandler<Effect: EventEffect>: StreamBatchHandler {
         try await Migrations.run(schema: effect.schema, statements: Inbox.migrations(schema: effect.schema) + effect.migrations, on: database)
     }
 
+    public func isOutage(_ error: any Error) -> Bool {
+        guard let error = error as? PostgresError else { return false }
+        return error.isConnectionProblem || error.isTransient
+    }
+
     public func handle(_ entries: [StreamEntry]) async throws -> BatchOutcome {
         var outcome = BatchOutcome()
         var work: [(reference: StreamEntryReference, envelope: EventEnvelope)] = []
@@ -103,7 +108,8 @@ public struct ExactlyOnceHandler<Effect: EventEffect>: StreamBatchHandler {
                 seen[envelope.eventID] = outputs
                 result.publish += outputs
                 result.done.append(reference)
-            } catch let error as PostgresError where error.isTransient || error.code == .connectionFailed {
+            } catch let error as PostgresError where error.isTransient || error.isConnectionProblem {
+                // Not this event's fault: the whole batch is rolled back and tried again.
                 throw error
             } catch {
                 result.failures.append((reference, "\(error)"))

@@ -14,6 +14,9 @@ public actor PostgresConnection {
     private let executor: DedicatedThreadExecutor
     private var connection: OpaquePointer?
     private var isClosed = false
+    /// Whether a transaction is open: a connection lost inside one must not be silently
+    /// reset, or its `COMMIT` would run on a fresh session and report success for nothing.
+    private var isInTransaction = false
 
     public nonisolated var unownedExecutor: UnownedSerialExecutor {
         executor.asUnownedSerialExecutor()
@@ -43,12 +46,11 @@ public actor PostgresConnection {
         _ = try connected()
     }
 
-    /// Closes the connection and ends its thread.
+    /// Closes the connection. Later statements throw; the thread ends when the connection is released.
     public func close() {
         if let connection { PQfinish(connection) }
         connection = nil
         isClosed = true
-        executor.shutdown()
     }
 
     /// Runs one statement with its parameters and returns its rows.
@@ -76,6 +78,8 @@ public actor PostgresConnection {
         _ body: @Sendable (isolated PostgresConnection) throws -> Result
     ) throws -> Result {
         try query("BEGIN")
+        isInTransaction = true
+        defer { isInTransaction = false }
         do {
             let result = try body(self)
             try query("COMMIT")
@@ -120,6 +124,9 @@ public actor PostgresConnection {
         guard !isClosed else { throw PostgresError(code: .connectionFailed, message: "the connection was closed") }
         if let connection {
             if PQstatus(connection) == CONNECTION_OK { return connection }
+            if isInTransaction {
+                throw PostgresError(code: .connectionLost, message: "the connection broke inside a transaction")
+            }
             PQreset(connection)
             if PQstatus(connection) == CONNECTION_OK { return connection }
             let message = Self.errorMessage(connection)
@@ -146,7 +153,7 @@ public actor PostgresConnection {
 
     private static func rows(from result: OpaquePointer?, connection: OpaquePointer, statement: String) throws(PostgresError) -> PostgresRows {
         guard let result else {
-            throw PostgresError(code: .queryFailed, message: errorMessage(connection), statement: statement)
+            throw PostgresError(code: .connectionLost, message: errorMessage(connection), statement: statement)
         }
         defer { PQclear(result) }
         switch PQresultStatus(result) {
@@ -154,9 +161,11 @@ public actor PostgresConnection {
             break
         default:
             let sqlState = PQresultErrorField(result, Int32(UInt8(ascii: "C"))).map { String(cString: $0) }
+            let lost = PQstatus(connection) != CONNECTION_OK || sqlState?.hasPrefix("08") == true
+                || ["57P01", "57P02", "57P03"].contains(sqlState ?? "")
             let message = PQresultErrorMessage(result).map { String(cString: $0) } ?? "unknown error"
             throw PostgresError(
-                code: .queryFailed,
+                code: lost ? .connectionLost : .queryFailed,
                 sqlState: sqlState,
                 message: message.trimmingCharacters(in: .whitespacesAndNewlines),
                 statement: statement

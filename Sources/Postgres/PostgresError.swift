@@ -8,6 +8,9 @@ public struct PostgresError: Error, CustomStringConvertible, Sendable {
 
         /// The connection could not be opened.
         public static let connectionFailed = Code("connectionFailed")
+        /// The connection broke during a statement (or inside a transaction): what was not
+        /// committed is lost, and the work must be done again.
+        public static let connectionLost = Code("connectionLost")
         /// The server rejected the statement (see ``PostgresError/sqlState``).
         public static let queryFailed = Code("queryFailed")
         /// A column's text could not be read as the type asked for.
@@ -34,6 +37,9 @@ public struct PostgresError: Error, CustomStringConvertible, Sendable {
 
     /// A serialization failure or deadlock: running the whole transaction again may succeed.
     public var isTransient: Bool { sqlState == "40001" || sqlState == "40P01" }
+
+    /// The database could not be reached or the connection broke: no single statement is at fault.
+    public var isConnectionProblem: Bool { code == .connectionFailed || code == .connectionLost }
 
     /// The server refused for lack of privilege (SQLSTATE 42501).
     public var isPermissionDenied: Bool { sqlState == "42501" }

@@ -39,12 +39,11 @@ public actor RedisConnection {
         executor.shutdown()
     }
 
-    /// Closes the socket and ends the connection's thread. Later commands throw.
+    /// Closes the socket. Later commands throw; the thread ends when the connection is released.
     public func close() {
         if let context { redisFree(context) }
         context = nil
         isClosed = true
-        executor.shutdown()
     }
 
     /// Sends one command and returns its reply. An error reply is returned as ``RedisValue/error(_:)``.
@@ -55,7 +54,12 @@ public actor RedisConnection {
     public func send(_ arguments: [String], blockingMilliseconds: Int = 0) async throws(RedisError) -> RedisValue {
         let context = try await connected()
         if blockingMilliseconds > 0 { setTimeout(context, milliseconds: configuration.commandTimeoutMilliseconds + blockingMilliseconds) }
-        defer { if blockingMilliseconds > 0 { setTimeout(context, milliseconds: configuration.commandTimeoutMilliseconds) } }
+        defer {
+            // Only while the context is still ours: a failed command frees it.
+            if blockingMilliseconds > 0, self.context == context {
+                setTimeout(context, milliseconds: configuration.commandTimeoutMilliseconds)
+            }
+        }
         let raw = Self.withArgv(arguments) { argc, argv, lengths in redisCommandArgv(context, argc, argv, lengths) }
         guard let raw else { throw dropConnection(during: arguments) }
         defer { freeReplyObject(raw) }
@@ -104,6 +108,11 @@ public actor RedisConnection {
         while true {
             do {
                 let opened = try openConnection()
+                // Another caller may have reconnected while this one slept: keep one socket.
+                if let existing = context {
+                    redisFree(opened)
+                    return existing
+                }
                 context = opened
                 return opened
             } catch {

@@ -75,7 +75,9 @@ public struct ChorusProcess<Effect: EventEffect>: Service {
                 blockMilliseconds: configuration.blockMilliseconds,
                 claimIdleMilliseconds: configuration.claimIdleMilliseconds,
                 claimIntervalMilliseconds: configuration.claimIntervalMilliseconds,
-                maxDeliveries: configuration.maxDeliveries),
+                maxDeliveries: configuration.maxDeliveries,
+                // Checkout events rely on reference data (stores, stock, customers): apply it first.
+                drainFirst: streams.count > 1 && streams.contains(topology.referenceStream) ? [topology.referenceStream] : []),
             redis: RedisConnection(configuration: redisConfiguration),
             handler: handler,
             logger: logger)
@@ -92,7 +94,16 @@ public struct ChorusProcess<Effect: EventEffect>: Service {
             logger: logger)
 
         let group = ServiceGroup(configuration: .init(services: [consumer, app], logger: logger))
-        try await group.run()
+        do {
+            try await group.run()
+        } catch {
+            await close(resources, consumerDatabase)
+            throw error
+        }
+        await close(resources, consumerDatabase)
+    }
+
+    private func close(_ resources: ProcessResources, _ consumerDatabase: PostgresConnection) async {
         await resources.database.close()
         await resources.redis.close()
         await consumerDatabase.close()

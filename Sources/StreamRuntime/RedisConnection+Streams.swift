@@ -37,22 +37,24 @@ extension RedisConnection {
     ///   - streams: the streams, in the order their entries are returned.
     ///   - pendingAfter: for each stream, the id after which to list this consumer's pending
     ///     entries; `nil` reads new entries.
-    ///   - blockMilliseconds: how long to wait for new entries; ignored for pending ones.
+    ///   - blockMilliseconds: how long to wait for new entries; `nil` does not wait. Ignored for
+    ///     pending entries.
     public func readGroup(
         group: String,
         consumer: String,
         streams: [String],
         count: Int,
-        blockMilliseconds: Int,
+        blockMilliseconds: Int?,
         pendingAfter: [String]? = nil
     ) async throws(RedisError) -> [StreamEntry] {
         var command = ["XREADGROUP", "GROUP", group, consumer, "COUNT", String(count)]
         let readingNew = pendingAfter == nil
-        if readingNew { command += ["BLOCK", String(blockMilliseconds)] }
+        let block = readingNew ? blockMilliseconds ?? 0 : 0
+        if block > 0 { command += ["BLOCK", String(block)] }
         command.append("STREAMS")
         command += streams
         command += pendingAfter ?? Array(repeating: ">", count: streams.count)
-        let reply = try await execute(command, blockingMilliseconds: readingNew ? blockMilliseconds : 0)
+        let reply = try await execute(command, blockingMilliseconds: block)
         if reply == .null { return [] }
         guard let perStream = reply.array else { throw Self.unexpected(reply, "XREADGROUP") }
         var byStream: [String: [StreamEntry]] = [:]
@@ -92,10 +94,10 @@ extension RedisConnection {
         return (entries, next, deleted)
     }
 
-    /// The delivery counts of pending entries, from `XPENDING`.
-    public func deliveryCounts(stream: String, group: String, ids: [String]) async throws(RedisError) -> [String: Int] {
+    /// The delivery counts of a consumer's pending entries, from `XPENDING`.
+    public func deliveryCounts(stream: String, group: String, consumer: String, ids: [String]) async throws(RedisError) -> [String: Int] {
         guard let first = ids.min(by: Self.idLess), let last = ids.max(by: Self.idLess) else { return [:] }
-        let reply = try await execute(["XPENDING", stream, group, first, last, String(max(ids.count, 1) * 2 + 10)])
+        let reply = try await execute(["XPENDING", stream, group, first, last, String(ids.count * 2 + 10), consumer])
         var counts: [String: Int] = [:]
         for row in reply.array ?? [] {
             guard let fields = row.array, fields.count >= 4, let id = fields[0].string, let count = fields[3].integer else { continue }

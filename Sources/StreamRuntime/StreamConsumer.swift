@@ -24,8 +24,11 @@ public struct StreamConsumerConfiguration: Sendable, Hashable {
     public var claimIntervalMilliseconds: Int
     /// Deliveries after which an entry that still fails goes to the dead-letter stream.
     public var maxDeliveries: Int
-    /// The pause after a failed batch before it is read again.
+    /// The first pause after a failed batch before it is tried again; it doubles up to 5 s.
     public var retryBackoffMilliseconds: Int
+    /// Streams whose new entries are handled before any other stream's, such as reference data
+    /// that checkout events depend on.
+    public var drainFirst: [String]
 
     public init(
         group: String,
@@ -37,7 +40,8 @@ public struct StreamConsumerConfiguration: Sendable, Hashable {
         claimIdleMilliseconds: Int = 30_000,
         claimIntervalMilliseconds: Int = 5_000,
         maxDeliveries: Int = 5,
-        retryBackoffMilliseconds: Int = 250
+        retryBackoffMilliseconds: Int = 250,
+        drainFirst: [String] = []
     ) {
         self.group = group
         self.consumer = consumer
@@ -49,6 +53,7 @@ public struct StreamConsumerConfiguration: Sendable, Hashable {
         self.claimIntervalMilliseconds = claimIntervalMilliseconds
         self.maxDeliveries = maxDeliveries
         self.retryBackoffMilliseconds = retryBackoffMilliseconds
+        self.drainFirst = drainFirst
     }
 }
 
@@ -98,6 +103,11 @@ private struct ConsumerLoop<Handler: StreamBatchHandler> {
     var nextClaim = ContinuousClock.now
     /// The last failure of entries still pending, for their dead-letter reason.
     var lastFailures: [StreamEntryReference: String] = [:]
+    /// The batch being handled. When it fails as a whole it is tried again from memory, so that
+    /// an outage of the database does not count as deliveries and dead-letter live traffic.
+    var inFlight: [StreamEntry] = []
+    /// How often the batch in flight failed for a reason that is not an outage.
+    var inFlightFailures = 0
 
     init(consumer: StreamConsumer<Handler>) {
         self.consumer = consumer
@@ -116,13 +126,29 @@ private struct ConsumerLoop<Handler: StreamBatchHandler> {
             }
         }
         logger.info("consuming", metadata: ["streams": "\(configuration.streams.joined(separator: ","))"])
+        var delay = configuration.retryBackoffMilliseconds
         while !Task.isShuttingDownGracefully && !Task.isCancelled {
             do {
-                _ = try await step(blockMilliseconds: configuration.blockMilliseconds)
+                if inFlight.isEmpty {
+                    _ = try await step(blockMilliseconds: configuration.blockMilliseconds)
+                } else {
+                    _ = try await process(inFlight)
+                }
+                delay = configuration.retryBackoffMilliseconds
             } catch {
-                logger.error("batch failed; its entries stay pending", metadata: ["error": "\(error)"])
-                pendingCursors = Array(repeating: "0", count: configuration.streams.count)
-                try? await Task.sleep(for: .milliseconds(configuration.retryBackoffMilliseconds))
+                if !inFlight.isEmpty && !(error is RedisError) && !consumer.handler.isOutage(error) {
+                    inFlightFailures += 1
+                    // A batch that keeps failing for its own sake goes back to Redis: its
+                    // deliveries count from now on, and its poison entries end as dead letters.
+                    if inFlightFailures >= 3 {
+                        inFlight = []
+                        inFlightFailures = 0
+                        pendingCursors = Array(repeating: "0", count: configuration.streams.count)
+                    }
+                }
+                logger.error("batch failed; trying again", metadata: ["error": "\(error)", "retry_in_ms": "\(delay)"])
+                try? await Task.sleep(for: .milliseconds(delay))
+                delay = min(delay * 2, 5_000)
             }
         }
         logger.info("stopped consuming")
@@ -157,6 +183,12 @@ private struct ConsumerLoop<Handler: StreamBatchHandler> {
                 return try await process(withDeliveryCounts(claimed))
             }
         }
+        if !configuration.drainFirst.isEmpty {
+            let first = try await redis.readGroup(
+                group: configuration.group, consumer: configuration.consumer, streams: configuration.drainFirst,
+                count: configuration.batchSize, blockMilliseconds: nil)
+            if !first.isEmpty { return try await process(first) }
+        }
         let entries = try await redis.readGroup(
             group: configuration.group, consumer: configuration.consumer, streams: configuration.streams,
             count: configuration.batchSize, blockMilliseconds: blockMilliseconds)
@@ -172,9 +204,10 @@ private struct ConsumerLoop<Handler: StreamBatchHandler> {
                     stream: stream, group: configuration.group, consumer: configuration.consumer,
                     minIdleMilliseconds: configuration.claimIdleMilliseconds, start: cursor, count: configuration.batchSize)
                 claimed += page.entries
-                if !page.deleted.isEmpty {
-                    logger.error("pending entries were deleted from the stream before being processed",
-                                 metadata: ["stream": "\(stream)", "ids": "\(page.deleted.joined(separator: ","))"])
+                // Deleted before anyone processed them: they go to the dead-letter stream, as on
+                // the pending scan, rather than vanish.
+                claimed += page.deleted.map { id in
+                    StreamEntry(reference: StreamEntryReference(stream: stream, id: id), fields: [:], deliveryCount: 0)
                 }
                 cursor = page.next
             } while cursor != "0-0" && claimed.count < configuration.batchSize
@@ -187,7 +220,9 @@ private struct ConsumerLoop<Handler: StreamBatchHandler> {
         var counts: [StreamEntryReference: Int] = [:]
         for stream in Set(entries.map(\.reference.stream)) {
             let ids = entries.filter { $0.reference.stream == stream }.map(\.reference.id)
-            for (id, count) in try await redis.deliveryCounts(stream: stream, group: configuration.group, ids: ids) {
+            for (id, count) in try await redis.deliveryCounts(
+                stream: stream, group: configuration.group, consumer: configuration.consumer, ids: ids)
+            {
                 counts[StreamEntryReference(stream: stream, id: id)] = count
             }
         }
@@ -200,6 +235,7 @@ private struct ConsumerLoop<Handler: StreamBatchHandler> {
 
     mutating func process(_ entries: [StreamEntry]) async throws -> Int {
         guard !entries.isEmpty else { return 0 }
+        inFlight = entries
         var deadLetters: [DeadLetter] = []
         var workable: [StreamEntry] = []
         for entry in entries {
@@ -229,6 +265,8 @@ private struct ConsumerLoop<Handler: StreamBatchHandler> {
         let done = outcome.acknowledged + outcome.deadLettered.map(\.entry.reference)
         try await redis.acknowledge(done, group: configuration.group)
         for reference in done { lastFailures[reference] = nil }
+        inFlight = []
+        inFlightFailures = 0
         // Entries another consumer claimed never come back here; keep the memory bounded.
         if lastFailures.count > 10_000 { lastFailures.removeAll() }
         for letter in outcome.deadLettered {

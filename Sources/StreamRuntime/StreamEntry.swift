@@ -88,4 +88,13 @@ public protocol StreamBatchHandler: Sendable {
     /// - Important: throwing leaves every entry of the batch pending; return an outcome that
     ///   leaves out only the entries that failed when the others succeeded.
     func handle(_ entries: [StreamEntry]) async throws -> BatchOutcome
+
+    /// Whether `error`, thrown by ``handle(_:)``, means a dependency is out (the database is
+    /// unreachable, say) rather than that the batch is at fault. The consumer retries a batch
+    /// that failed for an outage for as long as it takes, without counting deliveries.
+    func isOutage(_ error: any Error) -> Bool
+}
+
+extension StreamBatchHandler {
+    public func isOutage(_ error: any Error) -> Bool { false }
 }

@@ -87,22 +87,44 @@ struct CheckoutAPITests {
         #expect(reused.json?["type"]?.string == "/problems/idempotency-key-reused")
     }
 
-    @Test("when the event cannot be published the answer is 503, never 202")
-    func unpublishableIs503() async throws {
+    @Test("when the event cannot be published the answer is 503, never 202; a retry with the same key starts the saga once")
+    func unpublishableIs503ThenRetried() async throws {
         let system = try await ChorusSystem.start([.checkoutAPI])
         defer { Task { await system.shutdown() } }
         try await system.seed(products: [("SKU-1", 100, 5)], customers: [("cus-1", 1_000)])
         // A second API on the same database, whose Redis is gone.
         let deadRedis = "redis://127.0.0.1:\(try FreePort.next())"
         let port = try await system.start(.checkoutAPI, consumerName: "checkout-api-cut-off") { $0.redisURL = deadRedis }
-        let answer = try await HTTPClient.send(
-            "POST", "http://127.0.0.1:\(port)/checkouts",
-            body: Data(#"{"customer_id":"cus-1","store_id":"store-01","items":[{"sku":"SKU-1","quantity":1}]}"#.utf8),
-            headers: ["Content-Type": "application/json"])
+        let body = Data(#"{"customer_id":"cus-1","store_id":"store-01","items":[{"sku":"SKU-1","quantity":1}]}"#.utf8)
+        let headers = ["Content-Type": "application/json", "Idempotency-Key": "retry-me"]
+        let answer = try await HTTPClient.send("POST", "http://127.0.0.1:\(port)/checkouts", body: body, headers: headers)
         #expect(answer.status == 503)
         #expect(answer.header("Content-Type") == "application/problem+json")
         #expect(answer.header("Retry-After") != nil)
-        #expect(try await Self.checkoutEvents(system) == 0)
+        #expect(try await system.integer(
+            "SELECT count(*) AS value FROM checkout_api.idempotency_keys WHERE idempotency_key = 'retry-me' AND NOT published") == 1,
+            "the request is kept, unpublished, for its retry")
+
+        let retry = try await HTTPClient.send("POST", await system.url(.checkoutAPI, "/checkouts"), body: body, headers: headers)
+        #expect(retry.status == 202)
+        #expect(retry.json?["checkout_id"]?.string == EventIdentity.checkoutID(idempotencyKey: "retry-me"))
+        let again = try await HTTPClient.send("POST", await system.url(.checkoutAPI, "/checkouts"), body: body, headers: headers)
+        #expect(again.json?["checkout_id"] == retry.json?["checkout_id"])
+        #expect(try await Self.checkoutEvents(system) == 1, "one CheckoutInitiated, published once")
+    }
+
+    @Test("an admin Idempotency-Key is bound to its body: a repeat is applied once, another body is refused")
+    func adminIdempotencyKey() async throws {
+        let system = try await ChorusSystem.start([.checkoutAPI])
+        defer { Task { await system.shutdown() } }
+        let first = try await system.post("/admin/customers/cus-1/credit", ["amount_cents": 100], headers: ["Idempotency-Key": "top-up-7"])
+        let repeated = try await system.post("/admin/customers/cus-1/credit", ["amount_cents": 100], headers: ["Idempotency-Key": "top-up-7"])
+        #expect(first.status == 202 && repeated.status == 202)
+        #expect(first.json?["event_id"] == repeated.json?["event_id"])
+        let other = try await system.post("/admin/customers/cus-2/credit", ["amount_cents": 50_000], headers: ["Idempotency-Key": "top-up-7"])
+        #expect(other.status == 422)
+        #expect(other.json?["type"]?.string == "/problems/idempotency-key-reused")
+        #expect(try await system.redis.execute(["XLEN", await system.topology.referenceStream]).integer == 1)
     }
 
     @Test("admin endpoints validate what they publish")

@@ -85,4 +85,28 @@ struct PostgresConnectionTests {
         _ = try? await database.query("SELECT 1")
         #expect(try await database.query("SELECT 1 AS one").first?.decode("one", as: Int64.self) == 1)
     }
+
+    @Test("a connection lost inside a transaction fails the transaction; it never commits on a fresh session")
+    func connectionLostInsideATransaction() async throws {
+        let database = try await Self.connection()
+        defer { Task { await database.close() } }
+        let error = try await #require(throws: PostgresError.self) {
+            try await database.withTransaction { database in
+                try database.query("INSERT INTO things (id, amount) VALUES ($1, $2)", ["before", 1])
+                _ = try? database.query("SELECT pg_terminate_backend(pg_backend_pid())")
+                // Swallowed, as a savepoint swallows an event's failure.
+                _ = try? database.query("SELECT 1")
+                try database.query("INSERT INTO things (id, amount) VALUES ($1, $2)", ["after", 2])
+            }
+        }
+        #expect(error.isConnectionProblem)
+        #expect(try await database.integerCount() == 0, "nothing was committed")
+    }
 }
+
+extension PostgresConnection {
+    func integerCount() throws -> Int64 {
+        try query("SELECT count(*) AS n FROM things").first?.decode("n", as: Int64.self) ?? -1
+    }
+}
+

@@ -26,7 +26,7 @@ struct WorkerCrashTests {
     }
 
     /// Runs the real executable with the system's configuration.
-    static func launch(_ name: String, consumer: String, system: ChorusSystem) async throws -> Process {
+    static func launch(_ name: String, consumer: String, system: ChorusSystem, claimIdleMilliseconds: Int = 1_000) async throws -> Process {
         let configuration = system.configuration
         let process = Process()
         process.executableURL = try executable(name)
@@ -37,7 +37,7 @@ struct WorkerCrashTests {
             "CHORUS_PARTITIONS": String(configuration.partitions),
             "CHORUS_BATCH_SIZE": "5",
             "CHORUS_BLOCK_MS": "50",
-            "CHORUS_CLAIM_IDLE_MS": "1000",
+            "CHORUS_CLAIM_IDLE_MS": String(claimIdleMilliseconds),
             "CHORUS_CLAIM_INTERVAL_MS": "250",
             "CHORUS_CONSUMER_NAME": consumer,
             "CHORUS_HTTP_PORT": "0",
@@ -101,7 +101,8 @@ struct WorkerCrashTests {
         try await lock.query("ROLLBACK")
         await lock.close()
 
-        let restarted = try await Self.launch("stock-reservation", consumer: "stock-reservation-a", system: system)
+        // Claiming is off (an hour of idleness): only the restarted consumer's own pending scan can do the work.
+        let restarted = try await Self.launch("stock-reservation", consumer: "stock-reservation-a", system: system, claimIdleMilliseconds: 3_600_000)
         defer { restarted.terminate(); restarted.waitUntilExit() }
         for id in ids { #expect(try await system.terminalCheckout(id)["status"]?.string == "completed") }
         _ = try await ChorusSystem.eventually("the pending entries to be acknowledged") {
