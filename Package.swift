@@ -101,7 +101,7 @@ let package = Package(
         .target(
             name: "ServiceSupport",
             dependencies: [
-                "ExactlyOnce", "HTTPSupport", "LocalServers",
+                "ExactlyOnce", "HTTPSupport",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -125,7 +125,7 @@ let package = Package(
         .executableTarget(
             name: "chorus",
             dependencies: [
-                "ServiceSupport", "CheckoutDomain", "LocalServers", "Redis",
+                "ServiceSupport", "CheckoutDomain", "LocalStack", "Redis",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             ],
@@ -135,6 +135,9 @@ let package = Package(
 
         // Local redis-server and PostgreSQL processes, for `chorus up` and the tests.
         .target(name: "LocalServers", swiftSettings: strict),
+
+        // The whole system on one machine, supervised: what `chorus up` runs.
+        .target(name: "LocalStack", dependencies: ["ServiceSupport", "LocalServers"], swiftSettings: strict),
 
         // Starts real redis-server and PostgreSQL processes for the tests.
         .target(name: "TestSupport", dependencies: ["Redis", "Postgres", "LocalServers"], path: "Tests/TestSupport", swiftSettings: strict),

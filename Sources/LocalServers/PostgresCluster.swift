@@ -36,7 +36,7 @@ public struct PostgresCluster: Sendable {
 
     /// Creates the directories (owned by the user the server runs as) and, if needed, the cluster.
     /// - Parameter log: where `initdb` writes.
-    public func initialize(log: URL) throws {
+    public func initialize(log: URL) async throws {
         for folder in [dataDirectory, socketDirectory] {
             try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
             if geteuid() == 0, let account = getpwnam("postgres") {
@@ -44,7 +44,7 @@ public struct PostgresCluster: Sendable {
             }
         }
         guard !isInitialized else { return }
-        try Shell.run(
+        try await Shell.run(
             try Self.runAs() + ["\(try Binaries.postgresBinDirectory())/initdb", "-D", dataDirectory.path, "-U", superuser,
                                 "-A", "trust", "-E", "UTF8", "--locale=C"],
             logTo: log)
@@ -65,32 +65,4 @@ public struct PostgresCluster: Sendable {
     public func connectionString(database: String) -> String {
         "postgresql://\(superuser)@127.0.0.1:\(port)/\(database)"
     }
-}
-
-/// A `redis-server` with its files in a local directory.
-public struct RedisServer: Sendable {
-    public var directory: URL
-    public var port: Int
-    /// Whether writes go to an append-only file, so that data survives a restart.
-    public var appendOnly: Bool
-
-    public init(directory: URL, port: Int, appendOnly: Bool) {
-        self.directory = directory
-        self.port = port
-        self.appendOnly = appendOnly
-    }
-
-    /// The command that runs the server in the foreground.
-    public func serverCommand() throws -> [String] {
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        return [
-            try Binaries.find("redis-server", in: ["/usr/bin", "/usr/local/bin", "/usr/sbin"]),
-            "--port", String(port), "--bind", "127.0.0.1", "--protected-mode", "yes", "--save", "",
-            "--appendonly", appendOnly ? "yes" : "no", "--dir", directory.path,
-            "--logfile", directory.appendingPathComponent("redis.log").path,
-        ]
-    }
-
-    /// `redis://127.0.0.1:<port>`.
-    public var url: String { "redis://127.0.0.1:\(port)" }
 }

@@ -23,18 +23,12 @@ public enum Binaries {
 
 /// Runs a command to completion.
 public enum Shell {
-    /// Runs `command` through `env`, appending its output to `log`; throws if it fails.
-    public static func run(_ command: [String], logTo log: URL) throws {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = command
-        _ = FileManager.default.createFile(atPath: log.path, contents: nil)
-        let handle = try FileHandle(forWritingTo: log)
-        process.standardOutput = handle
-        process.standardError = handle
-        try process.run()
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else {
+    /// Runs `command`, appending its output to `log`; throws if it fails. Waits without
+    /// blocking a thread of the concurrency pool.
+    public static func run(_ command: [String], logTo log: URL) async throws {
+        let child = try ChildProcess(command: command, output: log)
+        while child.isRunning { try await Task.sleep(for: .milliseconds(20)) }
+        guard child.status == 0 else {
             throw LocalServerError("\(command.joined(separator: " ")) failed; see \(log.path)")
         }
     }

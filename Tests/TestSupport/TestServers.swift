@@ -57,7 +57,7 @@ public final class TestServers: Sendable {
         let postgresPort = try FreePort.next()
         let servers = TestServers(redisPort: redisPort, postgresPort: postgresPort, directory: directory)
         try servers.launchRedis()
-        try servers.launchPostgres()
+        try await servers.launchPostgres()
         try await servers.waitUntilReady()
         return servers
     }
@@ -67,12 +67,12 @@ public final class TestServers: Sendable {
         try Watchdog.launch(name: "redis", command: try server.serverCommand(), stopSignal: "TERM", cleanup: nil)
     }
 
-    private func launchPostgres() throws {
+    private func launchPostgres() async throws {
         let cluster = PostgresCluster(
             dataDirectory: directory.appendingPathComponent("postgres"),
             socketDirectory: directory.appendingPathComponent("sockets"),
             port: postgresPort)
-        try cluster.initialize(log: directory.appendingPathComponent("initdb.log"))
+        try await cluster.initialize(log: directory.appendingPathComponent("initdb.log"))
         // Durability is of no use to throw-away test data; speed is.
         let settings = ["fsync": "off", "synchronous_commit": "off", "full_page_writes": "off", "max_connections": "400"]
         try Watchdog.launch(name: "postgres", command: try cluster.serverCommand(settings: settings), stopSignal: "INT", cleanup: directory.path)

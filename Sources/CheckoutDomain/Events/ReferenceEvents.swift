@@ -69,6 +69,8 @@ public struct ProductRepriced: EventPayload {
 /// Units of a product arrive at a store and go on hand.
 public struct StockReceived: EventPayload {
     public static let eventType = EventType.stockReceived
+    /// The most units one delivery may bring.
+    public static let maxQuantity = 1_000_000
     public var storeID: String
     public var sku: String
     public var quantity: Int
@@ -80,6 +82,8 @@ public struct StockReceived: EventPayload {
     enum CodingKeys: String, CodingKey { case storeID = "store_id", sku, quantity }
     public func validate() throws(EventValidationError) {
         guard quantity > 0 else { throw EventValidationError("quantity must be positive") }
+        // Stock levels are 32-bit in every service's tables; one delivery stays far below that.
+        guard quantity <= Self.maxQuantity else { throw EventValidationError("quantity must be at most \(Self.maxQuantity)") }
     }
 }
 

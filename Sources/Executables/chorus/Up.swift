@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import LocalStack
 import ServiceSupport
 import UnixSignals
 

@@ -3,6 +3,7 @@ import Foundation
 import LocalServers
 import Postgres
 import Redis
+import ServiceSupport
 
 /// The whole system on this machine: Redis and PostgreSQL with their data in one directory,
 /// every Chorus process, and the nginx gateway, all supervised.
@@ -58,7 +59,7 @@ public struct LocalStack: Sendable {
         do {
             let redis = RedisServer(directory: dataDirectory.appendingPathComponent("redis"), port: redisPort, appendOnly: true)
             try await supervisor.start(.init(name: "redis", command: try redis.serverCommand(), log: logs.appendingPathComponent("redis.out")))
-            try cluster.initialize(log: logs.appendingPathComponent("initdb.log"))
+            try await cluster.initialize(log: logs.appendingPathComponent("initdb.log"))
             try await supervisor.start(.init(
                 name: "postgres", command: try cluster.serverCommand(), log: logs.appendingPathComponent("postgres.log"), stopSignal: SIGINT))
             try await createDatabase(cluster, report: report)
