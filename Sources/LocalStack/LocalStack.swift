@@ -34,6 +34,9 @@ public struct LocalStack: Sendable {
 
     var logs: URL { dataDirectory.appendingPathComponent("logs") }
 
+    /// The gateway's port, as `deploy/nginx/chorus.conf` sets it.
+    public static let gatewayPort = 8080
+
     /// The processes in start order; they stop in reverse.
     public static let services: [Worker] = [
         .eventStore, .audit, .cqrsProjection, .stockReservation, .payment, .orderCreation, .compensation, .checkoutAPI,
@@ -50,6 +53,10 @@ public struct LocalStack: Sendable {
         report: @escaping @Sendable (String) -> Void
     ) async throws {
         try FileManager.default.createDirectory(at: logs, withIntermediateDirectories: true)
+        let taken = [redisPort, postgresPort, Self.gatewayPort] + Self.services.map(ChorusConfiguration.defaultPort(of:))
+        for port in taken where PortProbe.isListening(port) {
+            throw LocalServerError("port \(port) is already in use; is `chorus up` already running? (ports: Redis \(redisPort), PostgreSQL \(postgresPort), gateway \(Self.gatewayPort), services 8081-8088)")
+        }
         let supervisor = ProcessSupervisor(report: report)
         let environment = ProcessInfo.processInfo.environment
         let configuration = try ChorusConfiguration.fromEnvironment(environment)

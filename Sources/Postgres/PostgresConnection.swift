@@ -12,7 +12,10 @@ public actor PostgresConnection {
     public nonisolated let connectionString: String
 
     private let executor: DedicatedThreadExecutor
-    private var connection: OpaquePointer?
+    /// Touched only on the actor's executor, and by `deinit`, which runs when no one else can
+    /// reach the connection. (An `isolated deinit` would say so to the compiler, but it sends
+    /// Swift 6.3's optimiser into a cycle.)
+    nonisolated(unsafe) private var connection: OpaquePointer?
     private var isClosed = false
     /// Whether a transaction is open: a connection lost inside one must not be silently
     /// reset, or its `COMMIT` would run on a fresh session and report success for nothing.
@@ -29,7 +32,7 @@ public actor PostgresConnection {
         self.executor = DedicatedThreadExecutor(name: "postgres")
     }
 
-    isolated deinit {
+    deinit {
         if let connection { PQfinish(connection) }
         executor.shutdown()
     }

@@ -17,7 +17,10 @@ public actor RedisConnection {
     public nonisolated let connectAttempts: Int
 
     private let executor: DedicatedThreadExecutor
-    private var context: UnsafeMutablePointer<redisContext>?
+    /// Touched only on the actor's executor, and by `deinit`, which runs when no one else can
+    /// reach the connection. (An `isolated deinit` would say so to the compiler, but it sends
+    /// Swift 6.3's optimiser into a cycle.)
+    nonisolated(unsafe) private var context: UnsafeMutablePointer<redisContext>?
     private var isClosed = false
 
     public nonisolated var unownedExecutor: UnownedSerialExecutor {
@@ -34,7 +37,7 @@ public actor RedisConnection {
         self.executor = DedicatedThreadExecutor(name: "redis \(configuration.host):\(configuration.port)")
     }
 
-    isolated deinit {
+    deinit {
         if let context { redisFree(context) }
         executor.shutdown()
     }

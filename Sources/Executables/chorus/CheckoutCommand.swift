@@ -6,7 +6,7 @@ import Foundation
 struct CheckoutCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "checkout",
-        abstract: "Send one checkout and print its id (a random demo one unless told otherwise).",
+        abstract: "Send one checkout and print the answer (a random demo checkout unless told otherwise).",
         discussion: "Example: chorus checkout --customer cus-0001 --store store-01 --item SKU-0001:2 --item SKU-0002:1 --wait"
     )
 
@@ -27,6 +27,9 @@ struct CheckoutCommand: AsyncParsableCommand {
     @Flag(help: "Wait until the checkout completes or fails, and print its projection.")
     var wait = false
 
+    @Flag(help: "Print only the checkout id, for scripts: id=$(chorus checkout --id-only).")
+    var idOnly = false
+
     func run() async throws {
         var lines: [[String: Any]] = []
         for item in items {
@@ -46,8 +49,11 @@ struct CheckoutCommand: AsyncParsableCommand {
         ]
         let answer = try await HTTP.send(
             "POST", "\(gateway.baseURL)/checkouts", json: body, headers: idempotencyKey.map { ["Idempotency-Key": $0] } ?? [:])
-        print(HTTP.pretty(answer.body))
-        guard answer.status == 202, let id = answer.json?["checkout_id"] as? String else { throw ExitCode(1) }
+        guard answer.status == 202, let id = answer.json?["checkout_id"] as? String else {
+            FileHandle.standardError.write(Data((HTTP.pretty(answer.body) + "\n").utf8))
+            throw ExitCode(1)
+        }
+        print(idOnly ? id : HTTP.pretty(answer.body))
         if wait {
             try await Status.show(id, baseURL: gateway.baseURL, wait: true)
         }

@@ -5,11 +5,7 @@ import ArgumentParser
 struct Chorus: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Run and use Chorus, the choreographed checkout saga, on this machine.",
-        discussion: """
-            `chorus up` starts Redis, PostgreSQL, every Chorus process and the gateway, with data in
-            a local directory. The other commands talk to a running system.
-            Configuration comes from CHORUS_* environment variables (see the README).
-            """,
+        discussion: "`chorus up` starts Redis, PostgreSQL, every Chorus process and the gateway, with data in a local directory. The other commands talk to a running system. Configuration comes from CHORUS_* environment variables (see the README).",
         subcommands: [Up.self, Seed.self, CheckoutCommand.self, Status.self]
     )
 }

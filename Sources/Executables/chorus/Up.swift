@@ -8,11 +8,7 @@ import UnixSignals
 struct Up: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Start Redis, PostgreSQL, every Chorus process and the gateway; Ctrl-C stops them.",
-        discussion: """
-            Data persists in the data directory between runs. Crashed processes are restarted with
-            a backoff. Logs go to <data-dir>/logs. The demo data is loaded into an empty system.
-            Needs redis-server, PostgreSQL and nginx: ./scripts/up installs them and builds first.
-            """
+        discussion: "Data persists in the data directory between runs. Crashed processes are restarted with a backoff. Logs go to <data-dir>/logs. The demo data is loaded into an empty system. Needs redis-server, PostgreSQL and nginx: ./scripts/up installs them and builds first."
     )
 
     @Option(help: "Where data, logs and runtime files go.")
@@ -35,8 +31,10 @@ struct Up: AsyncParsableCommand {
 
     func run() async throws {
         let here = URL(fileURLWithPath: FileManager.default.currentDirectoryPath)
+        // The services are built next to this executable; /proc/self/exe finds it even when it
+        // was started through PATH or a symlink.
         let executables = binDir.map { URL(fileURLWithPath: $0, relativeTo: here) }
-            ?? URL(fileURLWithPath: CommandLine.arguments[0], relativeTo: here).deletingLastPathComponent()
+            ?? URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().deletingLastPathComponent()
         let gateway = URL(fileURLWithPath: gatewayConfig, relativeTo: here)
         guard FileManager.default.fileExists(atPath: gateway.appendingPathComponent("chorus.conf").path) else {
             throw CLIError("no chorus.conf in \(gateway.path); run from the repository or pass --gateway-config")
