@@ -16,8 +16,10 @@ public enum Timestamp {
     /// Formats a time to the millisecond.
     public static func format(_ date: Date) -> String {
         let total = milliseconds(date)
-        let (seconds, fraction) = (total - ((total % 1000) + 1000) % 1000, ((total % 1000) + 1000) % 1000)
-        let base = Date(timeIntervalSince1970: Double(seconds / 1000)).formatted(wholeSeconds)
+        // Floored, so that times before 1970 keep a fraction between 0 and 999.
+        let fraction = ((total % 1000) + 1000) % 1000
+        let seconds = (total - fraction) / 1000
+        let base = Date(timeIntervalSince1970: Double(seconds)).formatted(wholeSeconds)
         let digits = String(fraction)
         return base.dropLast() + "." + String(repeating: "0", count: 3 - digits.count) + digits + "Z"
     }
