@@ -43,6 +43,9 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-crypto.git", from: "3.12.3"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
+        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
+        .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift.git", from: "0.2.0"),
     ],
     targets: [
         // C bindings: a module map and a shim header, nothing else.
@@ -69,11 +72,23 @@ let package = Package(
             swiftSettings: strict
         ),
 
+        // Metrics in Prometheus format and JSON logs, for every process.
+        .target(
+            name: "Observability",
+            dependencies: [
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
+
         // The Redis Streams runtime: consumer groups, claiming, dead letters, publishing.
         .target(
             name: "StreamRuntime",
             dependencies: [
                 "Redis",
+                .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
@@ -83,7 +98,7 @@ let package = Package(
         // Effects once: inbox, effect and outgoing events in one transaction per batch.
         .target(
             name: "ExactlyOnce",
-            dependencies: ["StreamRuntime", "Postgres", "CheckoutDomain"],
+            dependencies: ["StreamRuntime", "Postgres", "CheckoutDomain", .product(name: "Metrics", package: "swift-metrics")],
             swiftSettings: strict
         ),
 
@@ -101,7 +116,7 @@ let package = Package(
         .target(
             name: "ServiceSupport",
             dependencies: [
-                "ExactlyOnce", "HTTPSupport",
+                "ExactlyOnce", "HTTPSupport", "Observability",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -125,7 +140,7 @@ let package = Package(
         .executableTarget(
             name: "chorus",
             dependencies: [
-                "ServiceSupport", "CheckoutDomain", "LocalStack", "Redis",
+                "ServiceSupport", "CheckoutDomain", "LocalStack", "Redis", "Operations", "Provisioning",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             ],
@@ -133,11 +148,24 @@ let package = Package(
             swiftSettings: strict
         ),
 
+        // What operators run: lag, dead letters, histories, invariants, load.
+        .target(
+            name: "Operations",
+            dependencies: [
+                "Redis", "Postgres", "StreamRuntime", "CheckoutDomain",
+                .product(name: "Histogram", package: "hdrhistogram-swift"),
+            ],
+            swiftSettings: strict
+        ),
+
+        // Least privilege: one PostgreSQL role and schema, one Redis ACL user per service.
+        .target(name: "Provisioning", dependencies: ["Redis", "Postgres", "CheckoutDomain"], swiftSettings: strict),
+
         // Local redis-server and PostgreSQL processes, for `chorus up` and the tests.
         .target(name: "LocalServers", swiftSettings: strict),
 
         // The whole system on one machine, supervised: what `chorus up` runs.
-        .target(name: "LocalStack", dependencies: ["ServiceSupport", "LocalServers"], swiftSettings: strict),
+        .target(name: "LocalStack", dependencies: ["ServiceSupport", "LocalServers", "Provisioning"], swiftSettings: strict),
 
         // Starts real redis-server and PostgreSQL processes for the tests.
         .target(name: "TestSupport", dependencies: ["Redis", "Postgres", "LocalServers"], path: "Tests/TestSupport", swiftSettings: strict),
@@ -146,7 +174,7 @@ let package = Package(
             name: "IntegrationTests",
             dependencies: [
                 "TestSupport", "LocalServers", "CheckoutAPI", "EventStore", "StockReservation", "Payment",
-                "OrderCreation", "Compensation", "Audit", "CQRSProjection",
+                "OrderCreation", "Compensation", "Audit", "CQRSProjection", "Operations", "Provisioning", "Observability",
             ],
             swiftSettings: testSettings
         ),
