@@ -1,0 +1,1 @@
+// Operator tooling lives here: lag, dead letters, histories, invariants and load.

@@ -1,0 +1,1 @@
+// Least-privilege provisioning lives here.
