@@ -87,7 +87,7 @@ let package = Package(
         .target(
             name: "StreamRuntime",
             dependencies: [
-                "Redis",
+                "Redis", "Observability",
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -98,7 +98,7 @@ let package = Package(
         // Effects once: inbox, effect and outgoing events in one transaction per batch.
         .target(
             name: "ExactlyOnce",
-            dependencies: ["StreamRuntime", "Postgres", "CheckoutDomain", .product(name: "Metrics", package: "swift-metrics")],
+            dependencies: ["StreamRuntime", "Postgres", "CheckoutDomain", "Observability", .product(name: "Metrics", package: "swift-metrics")],
             swiftSettings: strict
         ),
 
@@ -107,7 +107,8 @@ let package = Package(
             name: "HTTPSupport",
             dependencies: [
                 .product(name: "Hummingbird", package: "hummingbird"), .product(name: "Logging", package: "swift-log"),
-                .product(name: "HTTPTypes", package: "swift-http-types"), "Postgres", "CheckoutDomain",
+                .product(name: "HTTPTypes", package: "swift-http-types"), "Postgres", "CheckoutDomain", "Observability",
+                .product(name: "Metrics", package: "swift-metrics"),
             ],
             swiftSettings: strict
         ),

@@ -1,4 +1,5 @@
 import CheckoutDomain
+import CoreMetrics
 import ExactlyOnce
 import Foundation
 import Postgres
@@ -20,7 +21,18 @@ public struct ProjectionEffect: EventEffect {
         case customerBalances = "customer_balances"
     }
 
+    let sagaMetrics = SagaMetrics()
+
     public init() {}
+
+    public func committed(_ applied: [EventEnvelope], transactionDuration: Duration, metrics: any MetricsFactory) {
+        sagaMetrics.committed(applied, metrics: metrics)
+    }
+
+    /// Creates the saga series at 0 before the first checkout.
+    public func prepareMetrics(_ metrics: any MetricsFactory) {
+        sagaMetrics.prepare(metrics: metrics)
+    }
 
     public var migrations: [String] {
         [
@@ -128,6 +140,12 @@ public struct ProjectionEffect: EventEffect {
             "SELECT state::text AS state FROM cqrs_projection.checkouts WHERE checkout_id = $1 FOR UPDATE", [checkoutID]
         ).first.map { try JSONDecoder().decode(CheckoutState.self, from: Data(try $0.decode("state", as: String.self).utf8)) }
         guard let next = CheckoutState.fold(current, envelope) else { return }
+        if next.status.isTerminal, current?.status.isTerminal != true,
+           let started = next.timeline.first(where: { $0.type == .checkoutInitiated }).flatMap({ Timestamp.parse($0.at) })
+        {
+            let milliseconds = Timestamp.milliseconds(envelope.metadata.occurredAt) - Timestamp.milliseconds(started)
+            sagaMetrics.observeTerminal(eventID: envelope.eventID, duration: .milliseconds(max(0, milliseconds)))
+        }
         try database.query(
             """
             INSERT INTO cqrs_projection.checkouts

@@ -76,7 +76,8 @@ struct AdminRoutes: Sendable {
             throw Problem.unprocessable(error.message, slug: "invalid-field")
         }
         func entry(_ eventID: String) -> OutgoingEntry {
-            routes.publisher.entry(for: EventEnvelope.starting(event, producer: CheckoutRoutes.producer, eventID: eventID))
+            routes.publisher.entry(for: EventEnvelope.starting(
+                event, producer: CheckoutRoutes.producer, eventID: eventID, correlationID: request.requestID))
         }
         guard let key = try IdempotencyKeys.key(of: request.idempotencyKey) else {
             let eventID = EventIdentity.random()

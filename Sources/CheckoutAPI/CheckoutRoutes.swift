@@ -3,6 +3,7 @@ import Foundation
 import HTTPSupport
 import Hummingbird
 import Logging
+import Observability
 import Postgres
 import ServiceSupport
 import StreamRuntime
@@ -57,21 +58,31 @@ public struct CheckoutRoutes: Sendable {
 
     func startCheckout(_ request: Request, logger: Logger) async throws -> Response {
         let body = try await JSONBody.decode(CheckoutRequest.self, from: request, maxBytes: maxBodyBytes)
+        let requestID = request.requestID
         guard let key = try IdempotencyKeys.key(of: request.idempotencyKey) else {
-            let (checkoutID, entry) = try await initiation(of: body, checkoutID: EventIdentity.random(), eventID: EventIdentity.random())
+            let checkoutID = EventIdentity.random()
+            let (_, entry) = try await initiation(
+                of: body, checkoutID: checkoutID, eventID: EventIdentity.random(), correlationID: requestID ?? checkoutID)
             try await publish(entry, logger: logger)
+            logger.info("checkout accepted", metadata: ["checkout_id": "\(checkoutID)", "correlation_id": "\(requestID ?? checkoutID)"])
             return try accepted(checkoutID)
         }
         let checkoutID = try await idempotencyKeys.once(key: key, fingerprint: EventIdentity.fingerprint("checkout|" + body.canonicalText)) {
-            try await initiation(
-                of: body, checkoutID: EventIdentity.checkoutID(idempotencyKey: key),
-                eventID: EventIdentity.requestEventID(idempotencyKey: key, purpose: "checkout"))
+            let checkoutID = EventIdentity.checkoutID(idempotencyKey: key)
+            return try await initiation(
+                of: body, checkoutID: checkoutID,
+                eventID: EventIdentity.requestEventID(idempotencyKey: key, purpose: "checkout"), correlationID: requestID ?? checkoutID)
         }
+        logger.info("checkout accepted", metadata: ["checkout_id": "\(checkoutID)", "correlation_id": "\(requestID ?? checkoutID)"])
         return try accepted(checkoutID)
     }
 
     /// Validates and prices the request into the `CheckoutInitiated` that starts the saga.
-    private func initiation(of body: CheckoutRequest, checkoutID: String, eventID: String) async throws -> (String, OutgoingEntry) {
+    /// - Parameter correlationID: the gateway's request id, so that logs and events of the whole
+    ///   saga can be found from one access-log line; the checkout id when there is none.
+    private func initiation(
+        of body: CheckoutRequest, checkoutID: String, eventID: String, correlationID: String
+    ) async throws -> (String, OutgoingEntry) {
         let facts: CheckoutFacts
         do {
             try CheckoutPricing.validate(body, limits: limits)
@@ -80,7 +91,7 @@ public struct CheckoutRoutes: Sendable {
             throw Self.problem(for: rejection)
         }
         let envelope = EventEnvelope.starting(
-            .checkoutInitiated(CheckoutInitiated(checkout: facts)), producer: Self.producer, eventID: eventID, correlationID: checkoutID)
+            .checkoutInitiated(CheckoutInitiated(checkout: facts)), producer: Self.producer, eventID: eventID, correlationID: correlationID)
         return (checkoutID, publisher.entry(for: envelope))
     }
 
@@ -144,7 +155,7 @@ extension ChorusProcess where Effect == CatalogueEffect {
         ChorusProcess(effect: CatalogueEffect(), configuration: configuration, logger: logger, routes: { router, resources in
             CheckoutRoutes(
                 database: resources.database,
-                publisher: EventPublisher(redis: resources.redis, topology: resources.topology),
+                publisher: EventPublisher(redis: resources.redis, topology: resources.topology, metrics: resources.metrics.factory),
                 maxBodyBytes: resources.configuration.maxBodyBytes
             ).register(on: router)
         }, onListening: onListening)

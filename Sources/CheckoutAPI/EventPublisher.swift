@@ -1,4 +1,6 @@
 import CheckoutDomain
+import CoreMetrics
+import Observability
 import Redis
 import StreamRuntime
 
@@ -6,10 +8,12 @@ import StreamRuntime
 public struct EventPublisher: Sendable {
     let redis: RedisConnectionPool
     public let topology: StreamTopology
+    let metrics: any MetricsFactory
 
-    public init(redis: RedisConnectionPool, topology: StreamTopology) {
+    public init(redis: RedisConnectionPool, topology: StreamTopology, metrics: any MetricsFactory = MetricsSystem.factory) {
         self.redis = redis
         self.topology = topology
+        self.metrics = metrics
     }
 
     /// The stream entry for an envelope.
@@ -20,5 +24,12 @@ public struct EventPublisher: Sendable {
     /// Appends the entries; when this returns, Redis has them.
     public func publish(_ entries: [OutgoingEntry]) async throws {
         try await redis.connection.append(entries)
+        for entry in entries {
+            guard let type = entry.fields.first(where: { $0.name == StreamField.type })?.value else { continue }
+            Counter(
+                label: ChorusMetric.eventsPublished.rawValue, dimensions: [("producer", Worker.checkoutAPI.rawValue), ("type", type)],
+                factory: metrics
+            ).increment()
+        }
     }
 }

@@ -1,5 +1,7 @@
 import CheckoutDomain
+import CoreMetrics
 import ExactlyOnce
+import Observability
 import Postgres
 
 /// Appends every event to PostgreSQL exactly once, and indexes it under every aggregate it
@@ -11,6 +13,13 @@ public struct EventStoreEffect: EventEffect {
     public let schema = "event_store"
 
     public init() {}
+
+    public func committed(_ applied: [EventEnvelope], transactionDuration: Duration, metrics: any MetricsFactory) {
+        guard !applied.isEmpty else { return }
+        Counter(label: ChorusMetric.eventStoreAppends.rawValue, factory: metrics).increment(by: applied.count)
+        Recorder(label: ChorusMetric.eventStoreAppendBatchSize.rawValue, factory: metrics).record(applied.count)
+        CoreMetrics.Timer(label: ChorusMetric.eventStoreAppendDuration.rawValue, factory: metrics).record(transactionDuration)
+    }
 
     public var migrations: [String] {
         [

@@ -3,6 +3,7 @@ import Foundation
 import HTTPSupport
 import Hummingbird
 import Logging
+import Observability
 import ServiceSupport
 
 /// The event store's HTTP API: aggregates rebuilt by folding their events, and raw histories.
@@ -96,6 +97,11 @@ extension ChorusProcess where Effect == EventStoreEffect {
     ) -> Self {
         ChorusProcess(effect: EventStoreEffect(), configuration: configuration, logger: logger, routes: { router, resources in
             EventStoreRoutes(reader: EventStoreReader(database: resources.database)).register(on: router)
+        }, monitors: { resources in
+            [EventStoreLagMonitor(
+                streams: resources.topology.streams(readBy: .eventStore), redis: resources.redis, database: resources.database,
+                interval: .milliseconds(resources.configuration.metricsIntervalMilliseconds),
+                metrics: resources.metrics.factory, logger: resources.logger)]
         }, onListening: onListening)
     }
 }

@@ -1,6 +1,8 @@
 import CheckoutDomain
+import CoreMetrics
 import Foundation
 import Logging
+import Observability
 import Postgres
 import StreamRuntime
 
@@ -19,14 +21,27 @@ public struct ExactlyOnceHandler<Effect: EventEffect>: StreamBatchHandler {
     let database: PostgresConnection
     let topology: StreamTopology
     let logger: Logger
+    let metrics: any MetricsFactory
+    let eventAge: CoreMetrics.Timer
 
     /// - Parameters:
     ///   - database: a connection used by this handler alone.
-    public init(effect: Effect, database: PostgresConnection, topology: StreamTopology, logger: Logger) {
+    ///   - metrics: where the handler's and the effect's series go.
+    public init(
+        effect: Effect, database: PostgresConnection, topology: StreamTopology, logger: Logger,
+        metrics: any MetricsFactory = MetricsSystem.factory
+    ) {
         self.effect = effect
         self.database = database
         self.topology = topology
         self.logger = logger
+        self.metrics = metrics
+        eventAge = CoreMetrics.Timer(
+            label: ChorusMetric.consumerEventAge.rawValue, dimensions: [("group", effect.worker.groupName)], factory: metrics)
+    }
+
+    public func metricType(of entry: StreamEntry) -> String {
+        entry.fields[StreamField.type].flatMap(EventType.init(rawValue:))?.rawValue ?? "unknown"
     }
 
     /// Creates the worker's schema, inbox and tables.
@@ -50,6 +65,7 @@ public struct ExactlyOnceHandler<Effect: EventEffect>: StreamBatchHandler {
             }
             guard effect.worker.handles.contains(eventType) else {
                 outcome.acknowledged.append(entry.reference)
+                outcome.ignored.insert(entry.reference)
                 continue
             }
             do {
@@ -60,14 +76,21 @@ public struct ExactlyOnceHandler<Effect: EventEffect>: StreamBatchHandler {
         }
         guard !work.isEmpty else { return outcome }
 
+        let now = Date()
+        for (_, envelope) in work {
+            eventAge.record(.milliseconds(max(0, Int64((now.timeIntervalSince(envelope.metadata.occurredAt) * 1000).rounded()))))
+        }
         let effect = self.effect
         let topology = self.topology
         let batch = work
+        let started = ContinuousClock.now
         let result = try await database.withRetryingTransaction { database in
             try Self.applyBatch(batch, effect: effect, topology: topology, database: database)
         }
+        effect.committed(result.applied, transactionDuration: ContinuousClock.now - started, metrics: metrics)
         outcome.publish += result.publish
         outcome.acknowledged += result.done
+        outcome.duplicates.formUnion(result.duplicates)
         for (reference, error) in result.failures {
             logger.error("event failed; it stays pending", metadata: ["entry": "\(reference)", "error": "\(error)"])
             outcome.failures[reference] = error
@@ -78,6 +101,8 @@ public struct ExactlyOnceHandler<Effect: EventEffect>: StreamBatchHandler {
     private struct BatchResult: Sendable {
         var publish: [OutgoingEntry] = []
         var done: [StreamEntryReference] = []
+        var duplicates: [StreamEntryReference] = []
+        var applied: [EventEnvelope] = []
         var failures: [(StreamEntryReference, String)] = []
     }
 
@@ -94,6 +119,7 @@ public struct ExactlyOnceHandler<Effect: EventEffect>: StreamBatchHandler {
             if let stored = seen[envelope.eventID] {
                 result.publish += stored
                 result.done.append(reference)
+                result.duplicates.append(reference)
                 continue
             }
             do {
@@ -108,6 +134,7 @@ public struct ExactlyOnceHandler<Effect: EventEffect>: StreamBatchHandler {
                 seen[envelope.eventID] = outputs
                 result.publish += outputs
                 result.done.append(reference)
+                result.applied.append(envelope)
             } catch let error as PostgresError where error.isTransient || error.isConnectionProblem {
                 // Not this event's fault: the whole batch is rolled back and tried again.
                 throw error

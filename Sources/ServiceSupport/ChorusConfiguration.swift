@@ -5,9 +5,11 @@ import Logging
 /// Everything a Chorus process reads from its environment, with defaults for a local run
 /// (the ones `chorus up` uses).
 public struct ChorusConfiguration: Sendable, Hashable {
-    /// `CHORUS_REDIS_URL`: `redis://[user:password@]host:port[/db]`.
+    /// `CHORUS_REDIS_URL`: `redis://[user:password@]host:port[/db]`. Never logged with its password.
+    /// `CHORUS_REDIS_URL_FILE` names a file holding it instead (a Compose secret).
     public var redisURL: String
     /// `CHORUS_DATABASE_URL`: a libpq URL or connection string. Never logged.
+    /// `CHORUS_DATABASE_URL_FILE` names a file holding it instead (a Compose secret).
     public var databaseURL: String
     /// `CHORUS_STREAM_PREFIX`: the first part of every stream key.
     public var streamPrefix: String
@@ -35,6 +37,15 @@ public struct ChorusConfiguration: Sendable, Hashable {
     public var poolSize: Int
     /// `CHORUS_LOG_LEVEL`: trace, debug, info, notice, warning, error or critical.
     public var logLevel: Logger.Level
+    /// `CHORUS_LOG_FORMAT`: `json` (one object per line, the default) or `text`.
+    public var logFormat: LogFormat
+    /// `CHORUS_METRICS_INTERVAL_MS`: how often consumer-group gauges (lag, pending) are read.
+    public var metricsIntervalMilliseconds: Int
+
+    /// How log lines look.
+    public enum LogFormat: String, Sendable, Hashable {
+        case json, text
+    }
 
     public init(
         redisURL: String = "redis://127.0.0.1:6479",
@@ -51,7 +62,9 @@ public struct ChorusConfiguration: Sendable, Hashable {
         httpPort: Int? = nil,
         maxBodyBytes: Int = 64 * 1024,
         poolSize: Int = 4,
-        logLevel: Logger.Level = .info
+        logLevel: Logger.Level = .info,
+        logFormat: LogFormat = .json,
+        metricsIntervalMilliseconds: Int = 5_000
     ) {
         self.redisURL = redisURL
         self.databaseURL = databaseURL
@@ -68,6 +81,8 @@ public struct ChorusConfiguration: Sendable, Hashable {
         self.maxBodyBytes = maxBodyBytes
         self.poolSize = poolSize
         self.logLevel = logLevel
+        self.logFormat = logFormat
+        self.metricsIntervalMilliseconds = metricsIntervalMilliseconds
     }
 
     /// The streams this configuration names.
@@ -97,8 +112,8 @@ public struct ChorusConfiguration: Sendable, Hashable {
             }
             return value
         }
-        if let value = environment["CHORUS_REDIS_URL"] { configuration.redisURL = value }
-        if let value = environment["CHORUS_DATABASE_URL"] { configuration.databaseURL = value }
+        if let value = try secret("CHORUS_REDIS_URL", in: environment) { configuration.redisURL = value }
+        if let value = try secret("CHORUS_DATABASE_URL", in: environment) { configuration.databaseURL = value }
         if let value = environment["CHORUS_STREAM_PREFIX"] {
             guard !value.isEmpty, !value.contains(" ") else { throw ConfigurationError(variable: "CHORUS_STREAM_PREFIX", message: "must be a non-empty word") }
             configuration.streamPrefix = value
@@ -120,7 +135,34 @@ public struct ChorusConfiguration: Sendable, Hashable {
             }
             configuration.logLevel = level
         }
+        if let value = environment["CHORUS_LOG_FORMAT"] {
+            guard let format = LogFormat(rawValue: value.lowercased()) else {
+                throw ConfigurationError(variable: "CHORUS_LOG_FORMAT", message: "must be json or text")
+            }
+            configuration.logFormat = format
+        }
+        if let value = try integer("CHORUS_METRICS_INTERVAL_MS", 100...3_600_000) { configuration.metricsIntervalMilliseconds = value }
         return configuration
+    }
+}
+
+extension ChorusConfiguration {
+    /// The value of `name`, or the content of the file `name_FILE` names, trimmed of the final
+    /// newline. Secrets come as files (Compose `secrets:`), so that no password sits in the
+    /// environment or in `compose.yaml`.
+    static func secret(_ name: String, in environment: [String: String]) throws(ConfigurationError) -> String? {
+        if let path = environment[name + "_FILE"] {
+            if environment[name] != nil {
+                throw ConfigurationError(variable: name, message: "and \(name)_FILE are both set; set one")
+            }
+            guard let data = FileManager.default.contents(atPath: path) else {
+                throw ConfigurationError(variable: name + "_FILE", message: "names \(path), which cannot be read")
+            }
+            let value = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+            guard !value.isEmpty else { throw ConfigurationError(variable: name + "_FILE", message: "names an empty file, \(path)") }
+            return value
+        }
+        return environment[name]
     }
 }
 

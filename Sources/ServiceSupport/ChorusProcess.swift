@@ -4,6 +4,7 @@ import Foundation
 import HTTPSupport
 import Hummingbird
 import Logging
+import Observability
 import Postgres
 import Redis
 import ServiceLifecycle
@@ -17,6 +18,8 @@ public struct ProcessResources: Sendable {
     public let database: PostgresConnectionPool
     public let redis: RedisConnectionPool
     public let logger: Logger
+    /// The process's metrics registry, served at `GET /metrics`.
+    public let metrics: ProcessMetrics
 }
 
 /// One Chorus process: a worker's stream consumer plus its HTTP server (health, readiness and
@@ -29,18 +32,27 @@ public struct ChorusProcess<Effect: EventEffect>: Service {
     public let configuration: ChorusConfiguration
     let logger: Logger
     let routes: @Sendable (Router<BasicRequestContext>, ProcessResources) -> Void
+    let monitors: @Sendable (ProcessResources) -> [any Service]
     let onListening: @Sendable (Int) async -> Void
+    /// Where this process's series live; `GET /metrics` serves them.
+    public let metrics: ProcessMetrics
 
     /// - Parameters:
     ///   - routes: adds the service's own routes.
+    ///   - monitors: the service's own background samplers (say, gauges read from storage).
+    ///   - metrics: the registry to record into; each process has its own by default.
     ///   - onListening: called with the bound port once the HTTP server listens.
     public init(
         effect: Effect,
         configuration: ChorusConfiguration,
         logger: Logger,
         routes: @escaping @Sendable (Router<BasicRequestContext>, ProcessResources) -> Void = { _, _ in },
+        monitors: @escaping @Sendable (ProcessResources) -> [any Service] = { _ in [] },
+        metrics: ProcessMetrics = ProcessMetrics(),
         onListening: @escaping @Sendable (Int) async -> Void = { _ in }
     ) {
+        self.monitors = monitors
+        self.metrics = metrics
         self.effect = effect
         self.configuration = configuration
         var logger = logger
@@ -59,9 +71,12 @@ public struct ChorusProcess<Effect: EventEffect>: Service {
             topology: topology,
             database: PostgresConnectionPool(connectionString: configuration.databaseURL, size: configuration.poolSize),
             redis: RedisConnectionPool(configuration: redisConfiguration, size: configuration.poolSize),
-            logger: logger)
+            logger: logger,
+            metrics: metrics)
         let consumerDatabase = PostgresConnection(connectionString: configuration.databaseURL)
-        let handler = ExactlyOnceHandler(effect: effect, database: consumerDatabase, topology: topology, logger: logger)
+        let handler = ExactlyOnceHandler(
+            effect: effect, database: consumerDatabase, topology: topology, logger: logger, metrics: metrics.factory)
+        effect.prepareMetrics(metrics.factory)
         try await Self.untilReachable(logger: logger, what: "PostgreSQL") { try await handler.migrate() }
 
         let streams = topology.streams(readBy: worker)
@@ -80,11 +95,18 @@ public struct ChorusProcess<Effect: EventEffect>: Service {
                 drainFirst: streams.count > 1 && streams.contains(topology.referenceStream) ? [topology.referenceStream] : []),
             redis: RedisConnection(configuration: redisConfiguration),
             handler: handler,
-            logger: logger)
+            logger: logger,
+            metrics: metrics.factory)
+        let groupMonitor = ConsumerGroupMonitor(
+            group: worker.groupName, streams: streams, redis: resources.redis,
+            interval: .milliseconds(configuration.metricsIntervalMilliseconds), metrics: metrics.factory, logger: logger)
 
         let router = Router()
+        // Outermost, so that it also counts the problem responses the next middleware makes.
+        router.add(middleware: HTTPMetricsMiddleware(metrics: metrics.factory))
         router.add(middleware: ProblemMiddleware())
         HealthRoutes(resources: resources, group: worker.groupName, streams: streams).register(on: router)
+        MetricsRoute(metrics: metrics).register(on: router)
         routes(router, resources)
         let onListening = self.onListening
         let app = Application(
@@ -93,7 +115,8 @@ public struct ChorusProcess<Effect: EventEffect>: Service {
             onServerRunning: { channel in await onListening(channel.localAddress?.port ?? 0) },
             logger: logger)
 
-        let group = ServiceGroup(configuration: .init(services: [consumer, app], logger: logger))
+        let services: [any Service] = [consumer, groupMonitor] + monitors(resources) + [app]
+        let group = ServiceGroup(configuration: .init(services: services, logger: logger))
         do {
             try await group.run()
         } catch {

@@ -3,6 +3,7 @@ import ExactlyOnce
 import Foundation
 import Hummingbird
 import Logging
+import Observability
 import ServiceLifecycle
 import UnixSignals
 
@@ -19,12 +20,7 @@ public enum ProcessMain {
             FileHandle.standardError.write(Data("\(name): configuration error: \(error)\n".utf8))
             exit(64)
         }
-        let level = configuration.logLevel
-        LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardOutput(label: label)
-            handler.logLevel = level
-            return handler
-        }
+        bootstrapLogging(configuration, service: name)
         let logger = Logger(label: "chorus.\(name)")
         let group = ServiceGroup(configuration: .init(
             services: [makeProcess(configuration, logger)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
@@ -33,6 +29,21 @@ public enum ProcessMain {
         } catch {
             logger.critical("stopped on an error", metadata: ["error": "\(error)"])
             exit(1)
+        }
+    }
+
+    /// Sets up swift-log for `configuration`: JSON lines by default, plain text on request.
+    public static func bootstrapLogging(_ configuration: ChorusConfiguration, service: String) {
+        let level = configuration.logLevel
+        switch configuration.logFormat {
+        case .json:
+            LoggingSystem.bootstrap { label in JSONLogHandler(label: label, service: service, level: level) }
+        case .text:
+            LoggingSystem.bootstrap { label in
+                var handler = StreamLogHandler.standardOutput(label: label)
+                handler.logLevel = level
+                return handler
+            }
         }
     }
 }

@@ -1,5 +1,7 @@
+import CoreMetrics
 import Foundation
 import Logging
+import Observability
 import Redis
 import ServiceLifecycle
 
@@ -71,13 +73,19 @@ public struct StreamConsumer<Handler: StreamBatchHandler>: Service {
     let redis: RedisConnection
     let handler: Handler
     let logger: Logger
+    let metrics: ConsumerMetrics
 
     /// - Parameters:
     ///   - redis: a connection used by this consumer alone (it blocks while waiting for entries).
-    public init(configuration: StreamConsumerConfiguration, redis: RedisConnection, handler: Handler, logger: Logger) {
+    ///   - metrics: where the group's series go; a process passes its own registry's factory.
+    public init(
+        configuration: StreamConsumerConfiguration, redis: RedisConnection, handler: Handler, logger: Logger,
+        metrics: any MetricsFactory = MetricsSystem.factory
+    ) {
         self.configuration = configuration
         self.redis = redis
         self.handler = handler
+        self.metrics = ConsumerMetrics(group: configuration.group, factory: metrics)
         var logger = logger
         logger[metadataKey: "group"] = "\(configuration.group)"
         logger[metadataKey: "consumer"] = "\(configuration.consumer)"
@@ -179,6 +187,7 @@ private struct ConsumerLoop<Handler: StreamBatchHandler> {
             nextClaim = .now + .milliseconds(configuration.claimIntervalMilliseconds)
             let claimed = try await claimIdleEntries()
             if !claimed.isEmpty {
+                consumer.metrics.claims.increment(by: claimed.count)
                 logger.warning("claimed idle entries of another consumer", metadata: ["count": "\(claimed.count)"])
                 return try await process(withDeliveryCounts(claimed))
             }
@@ -250,18 +259,26 @@ private struct ConsumerLoop<Handler: StreamBatchHandler> {
                 workable.append(entry)
             }
         }
+        let redelivered = entries.count { $0.deliveryCount > 1 }
+        if redelivered > 0 { consumer.metrics.redeliveries.increment(by: redelivered) }
         var outcome = BatchOutcome()
         if !workable.isEmpty {
+            let started = ContinuousClock.now
             do {
                 outcome = try await consumer.handler.handle(workable)
+                consumer.metrics.handlerDuration.recordInterval(since: started)
             } catch {
+                consumer.metrics.handlerDuration.recordInterval(since: started)
                 for entry in workable { lastFailures[entry.reference] = "\(error)" }
+                for entry in workable { consumer.metrics.record(.failed, type: consumer.handler.metricType(of: entry)) }
                 throw error
             }
         }
         outcome.deadLettered += deadLetters
         try await redis.append(outcome.publish)
+        consumer.metrics.recordPublished(outcome.publish, producer: configuration.group)
         try await redis.append(outcome.deadLettered.map(deadLetterEntry))
+        if !outcome.deadLettered.isEmpty { consumer.metrics.deadLetters.increment(by: outcome.deadLettered.count) }
         let done = outcome.acknowledged + outcome.deadLettered.map(\.entry.reference)
         try await redis.acknowledge(done, group: configuration.group)
         for reference in done { lastFailures[reference] = nil }
@@ -274,6 +291,7 @@ private struct ConsumerLoop<Handler: StreamBatchHandler> {
         }
         let handled = Set(done)
         let left = workable.filter { !handled.contains($0.reference) }
+        recordOutcomes(of: entries, outcome, left: Set(left.map(\.reference)))
         if !left.isEmpty {
             for entry in left {
                 lastFailures[entry.reference] = outcome.failures[entry.reference] ?? "the handler did not finish it"
@@ -283,6 +301,27 @@ private struct ConsumerLoop<Handler: StreamBatchHandler> {
             try? await Task.sleep(for: .milliseconds(configuration.retryBackoffMilliseconds))
         }
         return entries.count
+    }
+
+    func recordOutcomes(of entries: [StreamEntry], _ outcome: BatchOutcome, left: Set<StreamEntryReference>) {
+        let deadLettered = Set(outcome.deadLettered.map(\.entry.reference))
+        var counts: [Pair: Int] = [:]
+        for entry in entries {
+            let reference = entry.reference
+            let result: ConsumerMetrics.Outcome =
+                if deadLettered.contains(reference) { .deadLettered }
+                else if left.contains(reference) { .failed }
+                else if outcome.duplicates.contains(reference) { .duplicate }
+                else if outcome.ignored.contains(reference) { .ignored }
+                else { .applied }
+            counts[Pair(type: consumer.handler.metricType(of: entry), outcome: result), default: 0] += 1
+        }
+        for (pair, count) in counts { consumer.metrics.record(pair.outcome, type: pair.type, count: count) }
+    }
+
+    private struct Pair: Hashable {
+        var type: String
+        var outcome: ConsumerMetrics.Outcome
     }
 
     func deadLetterEntry(_ letter: DeadLetter) -> OutgoingEntry {

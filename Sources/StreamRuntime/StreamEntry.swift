@@ -68,6 +68,10 @@ public struct BatchOutcome: Sendable {
     public var deadLettered: [DeadLetter]
     /// Why the entries left pending failed; the reason goes with them if they are dead-lettered.
     public var failures: [StreamEntryReference: String]
+    /// Acknowledged entries whose effect had already happened (a redelivery), for metrics.
+    public var duplicates: Set<StreamEntryReference> = []
+    /// Acknowledged entries this handler has nothing to do with, for metrics.
+    public var ignored: Set<StreamEntryReference> = []
 
     public init(
         publish: [OutgoingEntry] = [],
@@ -93,8 +97,13 @@ public protocol StreamBatchHandler: Sendable {
     /// unreachable, say) rather than that the batch is at fault. The consumer retries a batch
     /// that failed for an outage for as long as it takes, without counting deliveries.
     func isOutage(_ error: any Error) -> Bool
+
+    /// The entry's event type as a metric label. It must come from a fixed set (say
+    /// `"unknown"` for anything unexpected), so that bad input cannot create new series.
+    func metricType(of entry: StreamEntry) -> String
 }
 
 extension StreamBatchHandler {
     public func isOutage(_ error: any Error) -> Bool { false }
+    public func metricType(of entry: StreamEntry) -> String { "unknown" }
 }

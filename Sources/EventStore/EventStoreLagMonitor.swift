@@ -1,0 +1,78 @@
+import CheckoutDomain
+import CoreMetrics
+import Foundation
+import Logging
+import Observability
+import Postgres
+import Redis
+import ServiceLifecycle
+import StreamRuntime
+
+/// How far the event store is behind the streams, in time: the newest entry's `occurred_at`
+/// over every stream the store reads, minus the newest stored event's. Sampled every few
+/// seconds into `chorus_event_store_behind_seconds`.
+///
+/// Counting entries is the consumer group's lag; this is the same gap in seconds, which is what
+/// an operator compares with an SLO ("history is at most 5 s stale").
+public struct EventStoreLagMonitor: Service {
+    let streams: [String]
+    let redis: RedisConnectionPool
+    let database: PostgresConnectionPool
+    let interval: Duration
+    let metrics: any MetricsFactory
+    let logger: Logger
+
+    public init(
+        streams: [String], redis: RedisConnectionPool, database: PostgresConnectionPool, interval: Duration,
+        metrics: any MetricsFactory, logger: Logger
+    ) {
+        self.streams = streams
+        self.redis = redis
+        self.database = database
+        self.interval = interval
+        self.metrics = metrics
+        self.logger = logger
+    }
+
+    public func run() async throws {
+        while !Task.isShuttingDownGracefully && !Task.isCancelled {
+            do {
+                try await sample()
+            } catch {
+                logger.debug("cannot measure how far the event store is behind", metadata: ["error": "\(error)"])
+            }
+            try? await Task.sleep(for: interval)
+        }
+    }
+
+    /// Measures once and updates the gauge; returns the gap in milliseconds.
+    @discardableResult
+    public func sample() async throws -> Int64 {
+        var newestEntry: Int64?
+        for stream in streams {
+            let reply = try await redis.connection.execute(["XREVRANGE", stream, "+", "-", "COUNT", "1"])
+            guard let entry = reply.array?.first?.array, entry.count == 2, let fields = entry[1].array else { continue }
+            var occurredAt: Int64?
+            var index = 0
+            while index + 1 < fields.count {
+                if fields[index].string == StreamField.occurredAt, let text = fields[index + 1].string, let date = Timestamp.parse(text) {
+                    occurredAt = Timestamp.milliseconds(date)
+                }
+                index += 2
+            }
+            if let occurredAt { newestEntry = max(newestEntry ?? occurredAt, occurredAt) }
+        }
+        let newestStored = try await database.connection.query(
+            "SELECT (extract(epoch FROM max(occurred_at)) * 1000)::bigint AS value FROM event_store.events"
+        ).first?.decodeIfPresent("value", as: Int64.self)
+        let gap: Int64 =
+            switch (newestEntry, newestStored) {
+            case (nil, _): 0
+            // Nothing stored yet: at least as far behind as the newest entry is old.
+            case (let entry?, nil): max(0, Timestamp.milliseconds(Date()) - entry)
+            case (let entry?, let stored?): max(0, entry - stored)
+            }
+        Gauge(label: ChorusMetric.eventStoreBehind.rawValue, factory: metrics).record(Double(gap) / 1000)
+        return gap
+    }
+}

@@ -1,0 +1,84 @@
+import CoreMetrics
+import Foundation
+import Logging
+import Observability
+import Redis
+import ServiceLifecycle
+
+/// Reads a consumer group's standing from Redis every few seconds into gauges: lag and pending
+/// (`XINFO GROUPS`) and the age of the oldest pending entry (`XPENDING`), per stream.
+///
+/// Lag that Redis reports as unknown (after deletions inside the unread part of a stream) is
+/// exported as NaN, never as 0: a dashboard shows a gap instead of a reassuring flat line.
+public struct ConsumerGroupMonitor: Service {
+    let group: String
+    let streams: [String]
+    let redis: RedisConnectionPool
+    let interval: Duration
+    let metrics: any MetricsFactory
+    let logger: Logger
+
+    /// - Parameters:
+    ///   - interval: how often to read; a scrape sees values at most this old.
+    public init(
+        group: String, streams: [String], redis: RedisConnectionPool, interval: Duration = .seconds(5),
+        metrics: any MetricsFactory, logger: Logger
+    ) {
+        self.group = group
+        self.streams = streams
+        self.redis = redis
+        self.interval = interval
+        self.metrics = metrics
+        self.logger = logger
+    }
+
+    public func run() async throws {
+        while !Task.isShuttingDownGracefully && !Task.isCancelled {
+            do {
+                try await sample()
+            } catch {
+                logger.debug("cannot read the consumer group's standing", metadata: ["error": "\(error)"])
+            }
+            try? await Task.sleep(for: interval)
+        }
+    }
+
+    /// Reads every stream once and updates the gauges.
+    public func sample() async throws(RedisError) {
+        let connection = redis.connection
+        let now = Int64(Date().timeIntervalSince1970 * 1000)
+        for stream in streams {
+            guard let info = try await connection.groups(of: stream).first(where: { $0.name == group }) else { continue }
+            let dimensions = [("stream", stream), ("group", group)]
+            Gauge(label: ChorusMetric.consumerGroupLag.rawValue, dimensions: dimensions, factory: metrics)
+                .record(info.lag.map(Double.init) ?? .nan)
+            Gauge(label: ChorusMetric.consumerGroupPending.rawValue, dimensions: dimensions, factory: metrics)
+                .record(info.pending)
+            var age = 0.0
+            if info.pending > 0, let oldest = try await connection.oldestPendingID(stream: stream, group: group),
+               let milliseconds = StreamEntryID.milliseconds(of: oldest)
+            {
+                age = Double(max(0, now - milliseconds)) / 1000
+            }
+            Gauge(label: ChorusMetric.consumerOldestPendingAge.rawValue, dimensions: dimensions, factory: metrics).record(age)
+        }
+    }
+}
+
+/// Stream entry ids: `<milliseconds>-<sequence>`.
+public enum StreamEntryID {
+    /// The Unix time in milliseconds at which Redis added the entry.
+    public static func milliseconds(of id: String) -> Int64? {
+        guard let dash = id.firstIndex(of: "-") else { return Int64(id) }
+        return Int64(id[..<dash])
+    }
+}
+
+extension RedisConnection {
+    /// The smallest id pending in `group` (the `XPENDING` summary), or nil when none is.
+    public func oldestPendingID(stream: String, group: String) async throws(RedisError) -> String? {
+        let summary = try await execute(["XPENDING", stream, group])
+        guard let parts = summary.array, parts.count >= 2 else { return nil }
+        return parts[1].string
+    }
+}
