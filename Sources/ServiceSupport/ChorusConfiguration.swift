@@ -42,6 +42,30 @@ public struct ChorusConfiguration: Sendable, Hashable {
     /// `CHORUS_METRICS_INTERVAL_MS`: how often consumer-group gauges (lag, pending) are read.
     public var metricsIntervalMilliseconds: Int
 
+    /// `CHORUS_HEALTH_PEERS`: the services `GET /health/system` asks, as
+    /// `name=http://host:port,…`. By default, every process of a local run (`chorus up`).
+    public var healthPeers: [HealthPeer]
+
+    /// A process whose `/ready` the system health asks.
+    public struct HealthPeer: Sendable, Hashable {
+        public var name: String
+        /// Scheme, host and port, without a path: `http://127.0.0.1:8082`.
+        public var baseURL: String
+        public init(name: String, baseURL: String) {
+            self.name = name
+            self.baseURL = baseURL
+        }
+    }
+
+    /// The processes `chorus up` runs, where it runs them: every worker at its default port,
+    /// and the second checkout-api replica at 8091.
+    public static let localHealthPeers: [HealthPeer] =
+        Worker.allCases.map { HealthPeer(name: $0.rawValue, baseURL: "http://127.0.0.1:\(defaultPort(of: $0))") }
+        + [HealthPeer(name: "checkout-api-2", baseURL: "http://127.0.0.1:\(secondCheckoutAPIPort)")]
+
+    /// The local port of the second checkout-api replica behind the gateway.
+    public static let secondCheckoutAPIPort = 8091
+
     /// How log lines look.
     public enum LogFormat: String, Sendable, Hashable {
         case json, text
@@ -64,7 +88,8 @@ public struct ChorusConfiguration: Sendable, Hashable {
         poolSize: Int = 4,
         logLevel: Logger.Level = .info,
         logFormat: LogFormat = .json,
-        metricsIntervalMilliseconds: Int = 5_000
+        metricsIntervalMilliseconds: Int = 5_000,
+        healthPeers: [HealthPeer] = ChorusConfiguration.localHealthPeers
     ) {
         self.redisURL = redisURL
         self.databaseURL = databaseURL
@@ -83,6 +108,7 @@ public struct ChorusConfiguration: Sendable, Hashable {
         self.logLevel = logLevel
         self.logFormat = logFormat
         self.metricsIntervalMilliseconds = metricsIntervalMilliseconds
+        self.healthPeers = healthPeers
     }
 
     /// The streams this configuration names.
@@ -142,6 +168,15 @@ public struct ChorusConfiguration: Sendable, Hashable {
             configuration.logFormat = format
         }
         if let value = try integer("CHORUS_METRICS_INTERVAL_MS", 100...3_600_000) { configuration.metricsIntervalMilliseconds = value }
+        if let value = environment["CHORUS_HEALTH_PEERS"] {
+            configuration.healthPeers = try value.split(separator: ",").map { item throws(ConfigurationError) in
+                let parts = item.split(separator: "=", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
+                guard parts.count == 2, !parts[0].isEmpty, parts[1].hasPrefix("http://") || parts[1].hasPrefix("https://") else {
+                    throw ConfigurationError(variable: "CHORUS_HEALTH_PEERS", message: "must be name=http://host:port pairs separated by commas")
+                }
+                return HealthPeer(name: parts[0], baseURL: parts[1].hasSuffix("/") ? String(parts[1].dropLast()) : parts[1])
+            }
+        }
         return configuration
     }
 }

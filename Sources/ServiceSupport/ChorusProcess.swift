@@ -107,6 +107,7 @@ public struct ChorusProcess<Effect: EventEffect>: Service {
         router.add(middleware: ProblemMiddleware())
         HealthRoutes(resources: resources, group: worker.groupName, streams: streams).register(on: router)
         MetricsRoute(metrics: metrics).register(on: router)
+        SystemHealthRoute(peers: configuration.healthPeers).register(on: router)
         routes(router, resources)
         let onListening = self.onListening
         let app = Application(
