@@ -9,7 +9,8 @@ chorus_require_swift() {
 }
 
 chorus_install_packages() {
-    local wanted=(redis-server postgresql nginx libhiredis-dev libpq-dev pkg-config util-linux ca-certificates curl)
+    # prometheus: the scrape test runs Debian's Prometheus against a running system.
+    local wanted=(redis-server postgresql nginx prometheus libhiredis-dev libpq-dev pkg-config util-linux ca-certificates curl)
     local missing=()
     for package in "${wanted[@]}"; do
         dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
