@@ -1,0 +1,73 @@
+import ArgumentParser
+import CheckoutDomain
+import Foundation
+import Operations
+import ServiceSupport
+
+/// Where the operator commands (`lag`, `dlq`, `history`, `verify`) find the running system.
+///
+/// Each option falls back to the configuration ``OperatorOptions/defaults()`` resolves, so that a
+/// command run next to `chorus up` needs none of them.
+struct OperatorOptions: ParsableArguments {
+    @Option(name: .customLong("redis-url"), help: ArgumentHelp(
+        "Redis, as redis://[user:password@]host:port[/db].",
+        discussion: "Default: CHORUS_REDIS_URL (or the file CHORUS_REDIS_URL_FILE names), else redis://127.0.0.1:6479."))
+    var redisURL: String?
+
+    @Option(name: .customLong("database-url"), help: ArgumentHelp(
+        "PostgreSQL, as a libpq URL or connection string.",
+        discussion: "Default: CHORUS_DATABASE_URL (or the file CHORUS_DATABASE_URL_FILE names), else postgresql://chorus@127.0.0.1:5479/chorus."))
+    var databaseURL: String?
+
+    @Option(help: "The stream prefix (default: CHORUS_STREAM_PREFIX, else chorus).")
+    var prefix: String?
+
+    @Option(help: "How many checkout partitions there are (default: CHORUS_PARTITIONS, else 4).")
+    var partitions: Int?
+
+    func validate() throws {
+        if let partitions, !(1...1_024).contains(partitions) { throw ValidationError("--partitions must be from 1 to 1024") }
+        if let prefix, prefix.isEmpty || prefix.contains(" ") { throw ValidationError("--prefix must be a non-empty word") }
+    }
+
+    /// The single place operator defaults come from: the CHORUS_* environment, as every Chorus
+    /// process reads it. (Where `chorus up` keeps operator credentials can be added here.)
+    static func defaults() throws -> ChorusConfiguration {
+        try ChorusConfiguration.fromEnvironment()
+    }
+
+    /// The system these options name.
+    func target() throws -> OperatorTarget {
+        let defaults: ChorusConfiguration
+        do {
+            defaults = try Self.defaults()
+        } catch let error as ConfigurationError {
+            FileHandle.standardError.write(Data("chorus: \(error)\n".utf8))
+            throw ExitCode(78)  // EX_CONFIG
+        }
+        return OperatorTarget(
+            redisURL: redisURL ?? defaults.redisURL,
+            databaseURL: databaseURL ?? defaults.databaseURL,
+            topology: StreamTopology(prefix: prefix ?? defaults.streamPrefix, checkoutPartitions: partitions ?? defaults.partitions))
+    }
+}
+
+/// Runs an operator command's work and turns its failure into one line on stderr and the
+/// conventional exit status: 69 when a server is unreachable, 1 otherwise.
+enum OperatorCommand {
+    static func run<Value>(_ name: String, _ body: () async throws(OperatorError) -> Value) async throws -> Value {
+        do {
+            return try await body()
+        } catch {
+            FileHandle.standardError.write(Data("chorus \(name): \(error)\n".utf8))
+            throw ExitCode(error.exitStatus)
+        }
+    }
+
+    /// Prints a value as indented JSON with sorted keys.
+    static func printJSON(_ value: some Encodable) throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        print(String(decoding: try encoder.encode(value), as: UTF8.self))
+    }
+}

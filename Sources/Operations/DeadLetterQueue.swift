@@ -1,0 +1,273 @@
+import CheckoutDomain
+import Foundation
+import Redis
+import StreamRuntime
+
+/// One entry of the dead-letter stream, decoded for reading.
+public struct DeadLetterEntry: Sendable, Hashable, Encodable {
+    /// Its id in the dead-letter stream.
+    public var id: String
+    public var reason: String
+    public var sourceStream: String
+    public var sourceID: String
+    public var group: String
+    public var deliveries: Int?
+    /// When it was dead-lettered, in milliseconds since the Unix epoch.
+    public var deadLetteredAtMilliseconds: Int64?
+    /// The original entry's fields, as the consumer read them.
+    public var original: [String: String]
+    /// The id the entry was republished under, if it was retried.
+    public var retriedAs: String?
+
+    /// The original event's type, when the entry had one.
+    public var eventType: String? { original[StreamField.type] }
+    /// The original event's id, when the entry had one.
+    public var eventID: String? { original[StreamField.eventID] }
+
+    /// When it was dead-lettered, as RFC 3339.
+    public var deadLetteredAt: String? {
+        deadLetteredAtMilliseconds.map { Timestamp.format(Date(timeIntervalSince1970: Double($0) / 1_000)) }
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case id, reason, sourceStream = "source_stream", sourceID = "source_id", group, deliveries
+        case deadLetteredAt = "dead_lettered_at", eventType = "event_type", eventID = "event_id", original = "entry"
+        case retriedAs = "retried_as"
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(id, forKey: .id)
+        try container.encode(reason, forKey: .reason)
+        try container.encode(sourceStream, forKey: .sourceStream)
+        try container.encode(sourceID, forKey: .sourceID)
+        try container.encode(group, forKey: .group)
+        try container.encode(deliveries, forKey: .deliveries)
+        try container.encode(deadLetteredAt, forKey: .deadLetteredAt)
+        try container.encode(eventType, forKey: .eventType)
+        try container.encode(eventID, forKey: .eventID)
+        try container.encode(original, forKey: .original)
+        try container.encode(retriedAs, forKey: .retriedAs)
+    }
+
+    init(_ entry: StreamEntry, retriedAs: String?) {
+        let fields = entry.fields
+        id = entry.reference.id
+        reason = fields[DeadLetterFields.reason] ?? ""
+        sourceStream = fields[DeadLetterFields.sourceStream] ?? ""
+        sourceID = fields[DeadLetterFields.sourceID] ?? ""
+        group = fields[DeadLetterFields.group] ?? ""
+        deliveries = fields[DeadLetterFields.deliveries].flatMap { Int($0) }
+        deadLetteredAtMilliseconds = fields[DeadLetterFields.deadLetteredAt].flatMap { Int64($0) }
+        let json = Data((fields[DeadLetterFields.entry] ?? "{}").utf8)
+        original = (try? JSONDecoder().decode([String: String].self, from: json)) ?? [:]
+        self.retriedAs = retriedAs
+    }
+
+    /// The original fields in the order the stream contract writes them, unknown ones last.
+    var republishFields: [(name: String, value: String)] {
+        let contractOrder = [
+            StreamField.eventID, StreamField.type, StreamField.payload, StreamField.correlationID,
+            StreamField.producer, StreamField.occurredAt, StreamField.causationID,
+        ]
+        let known = contractOrder.compactMap { name in original[name].map { (name: name, value: $0) } }
+        let others = original.keys.filter { !contractOrder.contains($0) }.sorted().compactMap { name in
+            original[name].map { (name: name, value: $0) }
+        }
+        return known + others
+    }
+
+    /// Everything about the entry, for `chorus dlq show`: its fields, then the original entry
+    /// with its JSON payload laid out.
+    public var detailedDescription: String {
+        var lines = [
+            "id:               \(id)",
+            "dead-lettered at: \(deadLetteredAt ?? "unknown")",
+            "group:            \(group)",
+            "source:           \(sourceStream) \(sourceID)",
+            "deliveries:       \(deliveries.map(String.init) ?? "unknown")",
+            "event:            \(eventType ?? "-") \(eventID ?? "")",
+            "reason:           \(reason)",
+            "retried:          \(retriedAs.map { "yes, republished as \($0)" } ?? "no")",
+            "entry:",
+        ]
+        var readable: [String: Any] = original
+        if let payload = original[StreamField.payload], let object = try? JSONSerialization.jsonObject(with: Data(payload.utf8)) {
+            readable[StreamField.payload] = object
+        }
+        if let data = try? JSONSerialization.data(withJSONObject: readable, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]) {
+            lines.append(String(decoding: data, as: UTF8.self))
+        }
+        return lines.joined(separator: "\n")
+    }
+}
+
+/// What a retry did with one dead letter.
+public struct DeadLetterRetry: Sendable, Hashable, Encodable {
+    public enum Outcome: String, Sendable, Hashable, Encodable {
+        /// Published again to its source stream.
+        case republished
+        /// Skipped: this dead letter, or another one of the same source entry, was retried before.
+        case alreadyRetried = "already_retried"
+        /// Skipped: there is nothing that can be published again.
+        case notRetriable = "not_retriable"
+    }
+
+    public var deadLetterID: String
+    public var sourceStream: String
+    public var sourceID: String
+    public var eventType: String?
+    public var outcome: Outcome
+    /// The new entry's id (republished) or the earlier one's (already retried).
+    public var republishedID: String?
+    /// Why it was not retriable.
+    public var detail: String?
+
+    enum CodingKeys: String, CodingKey {
+        case deadLetterID = "dead_letter_id", sourceStream = "source_stream", sourceID = "source_id"
+        case eventType = "event_type", outcome, republishedID = "republished_id", detail
+    }
+
+    /// One line for the terminal.
+    public var summary: String {
+        let what = "\(deadLetterID) (\(eventType ?? "no type") from \(sourceStream) \(sourceID))"
+        switch outcome {
+        case .republished: return "republished \(what) as \(republishedID ?? "?")"
+        case .alreadyRetried: return "skipped \(what): already retried, as \(republishedID ?? "?")"
+        case .notRetriable: return "skipped \(what): \(detail ?? "not retriable")"
+        }
+    }
+}
+
+/// The dead-letter stream: list its entries, show one, publish one again.
+///
+/// A retry appends the original entry's fields, unchanged, to the stream it came from. Every
+/// consumer group reading that stream receives it again; groups that had already applied the
+/// event skip it through their inbox (the event id is the same), so only the group that gave up
+/// on it does the work. Each source entry is republished at most once: the check and the
+/// `XADD` run in one Lua script, which also records the new id in `<prefix>:dead-letter:retried`,
+/// so that two operators retrying at the same moment publish it once.
+public struct DeadLetterQueue: Sendable {
+    public let target: OperatorTarget
+
+    /// A view of `target`'s dead-letter stream; connections open per call.
+    public init(target: OperatorTarget) {
+        self.target = target
+    }
+
+    /// The hash that records, per dead-letter id and per source entry, the id it was republished as.
+    public var retryRecordKey: String { "\(target.topology.deadLetterStream):retried" }
+
+    /// Checks and publishes in one step inside Redis, so that no second publish can slip in.
+    /// KEYS: the retry record, the source stream. ARGV: the dead-letter id, the source entry's
+    /// record key, then the fields to publish as name, value pairs.
+    static let retryScript = """
+        local previous = redis.call('HGET', KEYS[1], ARGV[1]) or redis.call('HGET', KEYS[1], ARGV[2])
+        if previous then return {0, previous} end
+        local command = {'XADD', KEYS[2], '*'}
+        for index = 3, #ARGV do command[#command + 1] = ARGV[index] end
+        local id = redis.call(unpack(command))
+        redis.call('HSET', KEYS[1], ARGV[1], id, ARGV[2], id)
+        return {1, id}
+        """
+
+    /// How many dead letters there are, and the newest `limit` of them, newest first.
+    public func list(limit: Int) async throws(OperatorError) -> (total: Int, entries: [DeadLetterEntry]) {
+        try await target.withRedis { redis in
+            let stream = target.topology.deadLetterStream
+            let entries = try await redis.reverseRange(of: stream, count: max(1, limit))
+            let records = try await retryRecords(for: entries, redis: redis)
+            return (
+                try await redis.streamLength(stream),
+                entries.map { DeadLetterEntry($0, retriedAs: records[$0.reference.id]) }
+            )
+        }
+    }
+
+    /// The dead letter `id`.
+    /// - Throws: ``OperatorError/notFound(_:)`` when the dead-letter stream has no such entry.
+    public func show(_ id: String) async throws(OperatorError) -> DeadLetterEntry {
+        try await target.withRedis { redis in try await find(id, redis: redis) }
+    }
+
+    /// Republishes the dead letter `id` to its source stream, unless it (or its source entry) was retried before.
+    public func retry(_ id: String) async throws(OperatorError) -> DeadLetterRetry {
+        try await target.withRedis { redis in
+            try await retry(try await find(id, redis: redis), redis: redis)
+        }
+    }
+
+    /// Republishes every dead letter that was not retried before, oldest first.
+    public func retryAll() async throws(OperatorError) -> [DeadLetterRetry] {
+        try await target.withRedis { redis in
+            var outcomes: [DeadLetterRetry] = []
+            var cursor: String?
+            while true {
+                let page = try await redis.entries(of: target.topology.deadLetterStream, after: cursor, count: 200)
+                guard let last = page.last else { break }
+                for entry in page { outcomes.append(try await retry(DeadLetterEntry(entry, retriedAs: nil), redis: redis)) }
+                cursor = last.reference.id
+            }
+            return outcomes
+        }
+    }
+
+    private func find(_ id: String, redis: RedisConnection) async throws -> DeadLetterEntry {
+        guard Self.isStreamID(id), let entry = try await redis.entry(id, in: target.topology.deadLetterStream) else {
+            throw OperatorError.notFound("no dead letter \(id) in \(target.topology.deadLetterStream)")
+        }
+        return DeadLetterEntry(entry, retriedAs: try await retryRecords(for: [entry], redis: redis)[id])
+    }
+
+    private func retry(_ letter: DeadLetterEntry, redis: RedisConnection) async throws -> DeadLetterRetry {
+        var outcome = DeadLetterRetry(
+            deadLetterID: letter.id, sourceStream: letter.sourceStream, sourceID: letter.sourceID,
+            eventType: letter.eventType, outcome: .notRetriable)
+        // Publishing anywhere else would put entries where no Chorus group reads them.
+        guard target.topology.eventStreams.contains(letter.sourceStream) else {
+            outcome.detail = "its source stream \(letter.sourceStream.isEmpty ? "(none)" : letter.sourceStream) is not a stream of this system"
+            return outcome
+        }
+        guard !letter.original.isEmpty else {
+            outcome.detail = "the original entry was deleted before it was read, so there is nothing to publish"
+            return outcome
+        }
+        let arguments = [letter.id, Self.sourceKey(letter.sourceStream, letter.sourceID)]
+            + letter.republishFields.flatMap { [$0.name, $0.value] }
+        let reply = try await redis.execute(
+            ["EVAL", Self.retryScript, "2", retryRecordKey, letter.sourceStream] + arguments)
+        guard let parts = reply.array, parts.count == 2, let published = parts[0].integer, let id = parts[1].string else {
+            throw OperatorError.failed("unexpected reply from the retry script: \(String(describing: reply).prefix(120))")
+        }
+        outcome.outcome = published == 1 ? .republished : .alreadyRetried
+        outcome.republishedID = id
+        return outcome
+    }
+
+    /// The id each dead letter was republished as: its own retry, or that of another dead letter
+    /// of the same source entry (every group that gave up on an entry dead-letters it).
+    private func retryRecords(for entries: [StreamEntry], redis: RedisConnection) async throws -> [String: String] {
+        guard !entries.isEmpty else { return [:] }
+        let keys = entries.flatMap { entry in
+            [entry.reference.id, Self.sourceKey(entry.fields[DeadLetterFields.sourceStream] ?? "", entry.fields[DeadLetterFields.sourceID] ?? "")]
+        }
+        let values = try await redis.execute(["HMGET", retryRecordKey] + keys).array ?? []
+        var records: [String: String] = [:]
+        for (index, entry) in entries.enumerated() {
+            let own = values.indices.contains(2 * index) ? values[2 * index].string : nil
+            let sibling = values.indices.contains(2 * index + 1) ? values[2 * index + 1].string : nil
+            records[entry.reference.id] = own ?? sibling
+        }
+        return records
+    }
+
+    /// The retry record's key for a source entry.
+    static func sourceKey(_ stream: String, _ id: String) -> String { "source:\(stream)/\(id)" }
+
+    /// Whether `id` has the form of a stream id (`<milliseconds>-<sequence>`), so that a typo is
+    /// reported as unknown rather than as a Redis syntax error.
+    static func isStreamID(_ id: String) -> Bool {
+        let parts = id.split(separator: "-", omittingEmptySubsequences: false)
+        return (1...2).contains(parts.count) && parts.allSatisfy { !$0.isEmpty && $0.allSatisfy(\.isASCII) && $0.allSatisfy(\.isNumber) }
+    }
+}

@@ -1,0 +1,52 @@
+import Foundation
+import Postgres
+import Redis
+
+/// Why an operator command could not answer. Each case maps to a conventional exit status.
+public enum OperatorError: Error, CustomStringConvertible, Sendable {
+    /// Redis or PostgreSQL cannot be reached (exit 69, `EX_UNAVAILABLE`).
+    case unavailable(server: String, detail: String)
+    /// The thing asked about does not exist (exit 1).
+    case notFound(String)
+    /// The request cannot be carried out as asked (exit 1).
+    case refused(String)
+    /// Redis or PostgreSQL answered, but not as expected (exit 1).
+    case failed(String)
+
+    public var description: String {
+        switch self {
+        case .unavailable(let server, let detail): "\(server) is unreachable: \(detail)"
+        case .notFound(let message), .refused(let message), .failed(let message): message
+        }
+    }
+
+    /// The process exit status the command should end with.
+    public var exitStatus: Int32 {
+        switch self {
+        case .unavailable: 69
+        case .notFound, .refused, .failed: 1
+        }
+    }
+
+    /// Classifies a Redis failure: a connection problem is an outage, anything else a failure.
+    /// - Parameter endpoint: where Redis was expected, without credentials.
+    static func from(_ error: RedisError, endpoint: String) -> OperatorError {
+        if error.code == .connectionFailed || error.code == .connectionLost {
+            return .unavailable(server: "Redis at \(endpoint)", detail: error.message)
+        }
+        return .failed(error.description)
+    }
+
+    /// Classifies a PostgreSQL failure: a connection problem is an outage, anything else a failure.
+    static func from(_ error: PostgresError, endpoint: String) -> OperatorError {
+        if error.isConnectionProblem {
+            return .unavailable(server: "PostgreSQL at \(endpoint)", detail: oneLine(error.message))
+        }
+        return .failed("PostgreSQL: \(oneLine(error.message))")
+    }
+
+    /// libpq's messages span lines; an operator's error is one.
+    private static func oneLine(_ text: String) -> String {
+        text.split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }.joined(separator: " ")
+    }
+}

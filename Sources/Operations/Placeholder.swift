@@ -1,1 +1,0 @@
-// Operator tooling lives here: lag, dead letters, histories, invariants and load.

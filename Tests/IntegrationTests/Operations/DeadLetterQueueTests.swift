@@ -1,0 +1,100 @@
+import CheckoutDomain
+import Foundation
+import Operations
+import Redis
+import StreamRuntime
+import Testing
+
+@Suite("Operator: dead letters", .serialized)
+struct DeadLetterQueueTests {
+    @Test("an undecodable entry is listed and shown with its reason; a retry republishes it once, whichever group's dead letter is retried")
+    func listShowAndRetryOnce() async throws {
+        let system = try await ChorusSystem.start([.audit, .eventStore])
+        defer { Task { await system.shutdown() } }
+        let queue = DeadLetterQueue(target: system.operatorTarget)
+        let (eventID, stream) = try await system.appendUndecodableEntry()
+        _ = try await ChorusSystem.eventually("both groups to dead-letter the entry") {
+            try await system.deadLetters().count == 2 ? true : nil
+        }
+
+        let listing = try await queue.list(limit: 10)
+        #expect(listing.total == 2)
+        #expect(Set(listing.entries.map(\.group)) == ["audit", "event-store"])
+        for entry in listing.entries {
+            #expect(entry.eventType == "NoSuchEvent")
+            #expect(entry.eventID == eventID)
+            #expect(entry.sourceStream == stream)
+            #expect(entry.reason.contains("NoSuchEvent"))
+            #expect(entry.retriedAs == nil)
+            #expect(entry.deadLetteredAt != nil)
+        }
+        let first = try #require(listing.entries.last)
+        let shown = try await queue.show(first.id)
+        #expect(shown.original["event_id"] == eventID && shown.original["producer"] == "a-test")
+        #expect(shown.detailedDescription.contains("\"checkout_id\" : \"x\""), "the payload is laid out as JSON")
+
+        let retried = try await queue.retry(first.id)
+        #expect(retried.outcome == .republished)
+        let newID = try #require(retried.republishedID)
+        let republished = try #require(try await system.redis.entry(newID, in: stream))
+        #expect(republished.fields == shown.original, "the original fields, unchanged")
+        #expect(try await system.copies(of: eventID, in: stream) == 2)
+
+        let again = try await queue.retry(first.id)
+        #expect(again.outcome == .alreadyRetried && again.republishedID == newID)
+        let sibling = try #require(listing.entries.first { $0.id != first.id })
+        let siblingRetry = try await queue.retry(sibling.id)
+        #expect(siblingRetry.outcome == .alreadyRetried, "the other group's dead letter of the same entry is not published again")
+        #expect(try await queue.list(limit: 10).entries.filter { [first.id, sibling.id].contains($0.id) }.allSatisfy { $0.retriedAs == newID })
+        #expect(try await system.copies(of: eventID, in: stream) == 2)
+    }
+
+    @Test("retry --all republishes each source entry once and skips what was retried")
+    func retryAll() async throws {
+        let system = try await ChorusSystem.start([.audit])
+        defer { Task { await system.shutdown() } }
+        let queue = DeadLetterQueue(target: system.operatorTarget)
+        let one = try await system.appendUndecodableEntry()
+        let two = try await system.appendUndecodableEntry()
+        _ = try await ChorusSystem.eventually("two dead letters") { try await system.deadLetters().count == 2 ? true : nil }
+        await system.stop(.audit)
+
+        let outcomes = try await queue.retryAll()
+        #expect(outcomes.map(\.outcome) == [.republished, .republished])
+        let second = try await queue.retryAll()
+        #expect(second.map(\.outcome) == [.alreadyRetried, .alreadyRetried])
+        #expect(try await system.copies(of: one.eventID, in: one.stream) == 2)
+        #expect(try await system.copies(of: two.eventID, in: two.stream) == 2)
+    }
+
+    @Test("operators retrying the same dead letter at the same moment publish it once")
+    func concurrentRetriesPublishOnce() async throws {
+        let system = try await ChorusSystem.start([.audit])
+        defer { Task { await system.shutdown() } }
+        let (eventID, stream) = try await system.appendUndecodableEntry()
+        let letter = try await ChorusSystem.eventually("the dead letter") { try await system.deadLetters().first }
+        let target = system.operatorTarget
+        let outcomes = try await withThrowingTaskGroup(of: DeadLetterRetry.self) { group in
+            for _ in 0..<8 {
+                group.addTask { try await DeadLetterQueue(target: target).retry(letter.reference.id) }
+            }
+            return try await group.reduce(into: []) { $0.append($1) }
+        }
+        #expect(outcomes.filter { $0.outcome == .republished }.count == 1)
+        #expect(outcomes.filter { $0.outcome == .alreadyRetried }.count == 7)
+        #expect(Set(outcomes.compactMap(\.republishedID)).count == 1, "everyone is told the same new id")
+        #expect(try await system.copies(of: eventID, in: stream) == 2)
+    }
+
+    @Test("an unknown dead letter id is reported as not found")
+    func unknownID() async throws {
+        let system = try await ChorusSystem.start([])
+        defer { Task { await system.shutdown() } }
+        let queue = DeadLetterQueue(target: system.operatorTarget)
+        for id in ["1-0", "no-such-id"] {
+            let error = await #expect(throws: OperatorError.self) { try await queue.show(id) }
+            #expect(error?.exitStatus == 1)
+            await #expect(throws: OperatorError.self) { try await queue.retry(id) }
+        }
+    }
+}
