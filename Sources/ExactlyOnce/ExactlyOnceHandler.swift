@@ -40,6 +40,26 @@ public struct ExactlyOnceHandler<Effect: EventEffect>: StreamBatchHandler {
             label: ChorusMetric.consumerEventAge.rawValue, dimensions: [("group", effect.worker.groupName)], factory: metrics)
     }
 
+    public func logMetadata(of entry: StreamEntry) -> Logger.Metadata {
+        var metadata: Logger.Metadata = [:]
+        for field in [StreamField.eventID, StreamField.type, StreamField.correlationID] {
+            if let value = entry.fields[field] { metadata[field] = "\(value)" }
+        }
+        if let envelope = try? EventEnvelope(streamFields: entry.fields), let checkoutID = envelope.event.checkoutID {
+            metadata["checkout_id"] = "\(checkoutID)"
+        }
+        return metadata
+    }
+
+    static func logMetadata(of envelope: EventEnvelope) -> Logger.Metadata {
+        var metadata: Logger.Metadata = [
+            StreamField.eventID: "\(envelope.eventID)", StreamField.type: "\(envelope.event.type.rawValue)",
+            StreamField.correlationID: "\(envelope.metadata.correlationID)",
+        ]
+        if let checkoutID = envelope.event.checkoutID { metadata["checkout_id"] = "\(checkoutID)" }
+        return metadata
+    }
+
     public func metricType(of entry: StreamEntry) -> String {
         entry.fields[StreamField.type].flatMap(EventType.init(rawValue:))?.rawValue ?? "unknown"
     }
@@ -91,9 +111,15 @@ public struct ExactlyOnceHandler<Effect: EventEffect>: StreamBatchHandler {
         outcome.publish += result.publish
         outcome.acknowledged += result.done
         outcome.duplicates.formUnion(result.duplicates)
-        for (reference, error) in result.failures {
-            logger.error("event failed; it stays pending", metadata: ["entry": "\(reference)", "error": "\(error)"])
-            outcome.failures[reference] = error
+        for failure in result.failures {
+            var metadata = Self.logMetadata(of: failure.envelope)
+            metadata["entry"] = "\(failure.reference)"
+            metadata["error"] = "\(failure.error)"
+            logger.error("event failed; it stays pending", metadata: metadata)
+            outcome.failures[failure.reference] = failure.error
+        }
+        if logger.logLevel <= .debug {
+            for envelope in result.applied { logger.debug("applied", metadata: Self.logMetadata(of: envelope)) }
         }
         return outcome
     }
@@ -103,7 +129,7 @@ public struct ExactlyOnceHandler<Effect: EventEffect>: StreamBatchHandler {
         var done: [StreamEntryReference] = []
         var duplicates: [StreamEntryReference] = []
         var applied: [EventEnvelope] = []
-        var failures: [(StreamEntryReference, String)] = []
+        var failures: [(reference: StreamEntryReference, envelope: EventEnvelope, error: String)] = []
     }
 
     private static func applyBatch(
@@ -139,7 +165,7 @@ public struct ExactlyOnceHandler<Effect: EventEffect>: StreamBatchHandler {
                 // Not this event's fault: the whole batch is rolled back and tried again.
                 throw error
             } catch {
-                result.failures.append((reference, "\(error)"))
+                result.failures.append((reference, envelope, "\(error)"))
             }
         }
         return result

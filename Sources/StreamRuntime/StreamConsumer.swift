@@ -287,16 +287,24 @@ private struct ConsumerLoop<Handler: StreamBatchHandler> {
         // Entries another consumer claimed never come back here; keep the memory bounded.
         if lastFailures.count > 10_000 { lastFailures.removeAll() }
         for letter in outcome.deadLettered {
-            logger.error("dead-lettered an entry", metadata: ["entry": "\(letter.entry.reference)", "reason": "\(letter.reason)"])
+            var metadata = consumer.handler.logMetadata(of: letter.entry)
+            metadata["entry"] = "\(letter.entry.reference)"
+            metadata["reason"] = "\(letter.reason)"
+            logger.error("dead-lettered an entry", metadata: metadata)
         }
         let handled = Set(done)
         let left = workable.filter { !handled.contains($0.reference) }
         recordOutcomes(of: entries, outcome, left: Set(left.map(\.reference)))
         if !left.isEmpty {
             for entry in left {
-                lastFailures[entry.reference] = outcome.failures[entry.reference] ?? "the handler did not finish it"
+                let failure = outcome.failures[entry.reference] ?? "the handler did not finish it"
+                lastFailures[entry.reference] = failure
+                var metadata = consumer.handler.logMetadata(of: entry)
+                metadata["entry"] = "\(entry.reference)"
+                metadata["error"] = "\(failure)"
+                metadata["deliveries"] = "\(entry.deliveryCount)"
+                logger.warning("entry left pending for a retry", metadata: metadata)
             }
-            logger.warning("entries left pending for a retry", metadata: ["count": "\(left.count)"])
             pendingCursors = Array(repeating: "0", count: configuration.streams.count)
             try? await Task.sleep(for: .milliseconds(configuration.retryBackoffMilliseconds))
         }

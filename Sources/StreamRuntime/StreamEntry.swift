@@ -1,3 +1,5 @@
+import Logging
+
 /// The position of one entry: its stream and its id there.
 public struct StreamEntryReference: Hashable, Sendable, CustomStringConvertible {
     public var stream: String
@@ -101,9 +103,14 @@ public protocol StreamBatchHandler: Sendable {
     /// The entry's event type as a metric label. It must come from a fixed set (say
     /// `"unknown"` for anything unexpected), so that bad input cannot create new series.
     func metricType(of entry: StreamEntry) -> String
+
+    /// What to say about the entry in log lines (its event id, correlation id…), so that an
+    /// operator can follow one event from line to line.
+    func logMetadata(of entry: StreamEntry) -> Logger.Metadata
 }
 
 extension StreamBatchHandler {
     public func isOutage(_ error: any Error) -> Bool { false }
     public func metricType(of entry: StreamEntry) -> String { "unknown" }
+    public func logMetadata(of entry: StreamEntry) -> Logger.Metadata { [:] }
 }

@@ -1,8 +1,13 @@
+import CheckoutDomain
+import ExactlyOnce
 import Foundation
 import Logging
 import Observability
 import Payment
+import Postgres
 import ServiceSupport
+import StreamRuntime
+import TestSupport
 import Synchronization
 import Testing
 
@@ -98,5 +103,38 @@ struct LoggingTests {
             #expect(!line.contains(secret), "a log line holds the password: \(line)")
             #expect(!line.contains("postgresql://"), "a log line holds the connection string: \(line)")
         }
+    }
+}
+
+@Suite("Logs of the consumer")
+struct ConsumerLoggingTests {
+    @Test("a failing event's log lines carry its event id, type, correlation id and checkout id")
+    func failingEventMetadata() async throws {
+        let servers = try await TestServers.shared()
+        let database = PostgresConnection(connectionString: try await servers.makeDatabase())
+        defer { Task { await database.close() } }
+        let captured = CapturedLines()
+        let handler = ExactlyOnceHandler(
+            effect: PaymentEffect(), database: database, topology: StreamTopology(prefix: servers.uniqueName("log"), checkoutPartitions: 1),
+            logger: captured.logger(service: "payment"))
+        try await handler.migrate()
+        // The effect's table is gone: applying any payment event fails.
+        try await database.query("DROP TABLE payment.accounts")
+        let facts = CheckoutFacts(
+            checkoutID: "chk-log-1", customerID: "cus-1", storeID: "store-01",
+            lines: [CheckoutLine(sku: "SKU-1", quantity: 1, unitPriceCents: 100, lineTotalCents: 100)], totalCents: 100)
+        let envelope = EventEnvelope.starting(.stockReserved(StockReserved(checkout: facts)), producer: "test", correlationID: "req-77")
+        let fields = Dictionary(uniqueKeysWithValues: envelope.streamFields.map { ($0.name, $0.value) })
+        let entry = StreamEntry(reference: StreamEntryReference(stream: "s", id: "1-0"), fields: fields, deliveryCount: 1)
+
+        let outcome = try await handler.handle([entry])
+        #expect(outcome.failures[entry.reference] != nil)
+        let line = try #require(try captured.objects().first { $0["message"] == "event failed; it stays pending" })
+        #expect(line["event_id"] == envelope.eventID)
+        #expect(line["type"] == "StockReserved")
+        #expect(line["correlation_id"] == "req-77")
+        #expect(line["checkout_id"] == "chk-log-1")
+        #expect(line["level"] == "error")
+        #expect(handler.logMetadata(of: entry)["checkout_id"] == "chk-log-1")
     }
 }
