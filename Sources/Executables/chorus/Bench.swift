@@ -71,7 +71,7 @@ struct Bench: AsyncParsableCommand {
     @Option(name: .customLong("json"), help: ArgumentHelp("Also write the results as JSON to this file.", valueName: "file"))
     var jsonPath: String?
 
-    @Option(help: "The Redis whose checkout streams are watched (default: CHORUS_REDIS_URL, else redis://127.0.0.1:6479).")
+    @Option(help: "The Redis whose checkout streams are watched (default: CHORUS_REDIS_URL, else the operator user of the local `chorus up`).")
     var redisURL: String?
 
     @Option(help: ArgumentHelp("POSTs with no answer or a 5xx tolerated, in percent of those sent, before the run fails.", valueName: "percent"))
@@ -137,7 +137,7 @@ struct Bench: AsyncParsableCommand {
     private func benchConfiguration() throws -> BenchConfiguration {
         let environment: ChorusConfiguration
         do {
-            environment = try ChorusConfiguration.fromEnvironment()
+            environment = try LocalDefaults.configuration()
         } catch {
             throw ValidationError(error.description)
         }

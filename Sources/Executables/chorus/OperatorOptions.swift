@@ -11,12 +11,12 @@ import ServiceSupport
 struct OperatorOptions: ParsableArguments {
     @Option(name: .customLong("redis-url"), help: ArgumentHelp(
         "Redis, as redis://[user:password@]host:port[/db].",
-        discussion: "Default: CHORUS_REDIS_URL (or the file CHORUS_REDIS_URL_FILE names), else redis://127.0.0.1:6479."))
+        discussion: "Default: CHORUS_REDIS_URL (or the file CHORUS_REDIS_URL_FILE names), else the operator user of the local `chorus up` in CHORUS_DATA_DIR (default .chorus)."))
     var redisURL: String?
 
     @Option(name: .customLong("database-url"), help: ArgumentHelp(
         "PostgreSQL, as a libpq URL or connection string.",
-        discussion: "Default: CHORUS_DATABASE_URL (or the file CHORUS_DATABASE_URL_FILE names), else postgresql://chorus@127.0.0.1:5479/chorus."))
+        discussion: "Default: CHORUS_DATABASE_URL (or the file CHORUS_DATABASE_URL_FILE names), else the operator role of the local `chorus up` in CHORUS_DATA_DIR (default .chorus)."))
     var databaseURL: String?
 
     @Option(help: "The stream prefix (default: CHORUS_STREAM_PREFIX, else chorus).")
@@ -30,10 +30,10 @@ struct OperatorOptions: ParsableArguments {
         if let prefix, prefix.isEmpty || prefix.contains(" ") { throw ValidationError("--prefix must be a non-empty word") }
     }
 
-    /// The single place operator defaults come from: the CHORUS_* environment, as every Chorus
-    /// process reads it. (Where `chorus up` keeps operator credentials can be added here.)
+    /// The single place operator defaults come from: the CHORUS_* environment, then the
+    /// operator credentials of a local `chorus up` (see ``LocalDefaults``).
     static func defaults() throws -> ChorusConfiguration {
-        try ChorusConfiguration.fromEnvironment()
+        try LocalDefaults.configuration()
     }
 
     /// The system these options name.

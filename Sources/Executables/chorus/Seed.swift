@@ -6,14 +6,14 @@ import ServiceSupport
 struct Seed: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Load the demo data: 5 stores, 200 products with stock, 1,000 customers.",
-        discussion: "Publishes reference-data events to the running system's Redis (CHORUS_REDIS_URL). Loading twice does nothing the second time; --force publishes again, and every service still ignores the repeats, because each demo event has a fixed id."
+        discussion: "Publishes reference-data events to the running system's Redis (CHORUS_REDIS_URL, else the operator user of the local `chorus up`). Loading twice does nothing the second time; --force publishes again, and every service still ignores the repeats, because each demo event has a fixed id."
     )
 
     @Flag(help: "Publish the events even if the demo data was loaded before.")
     var force = false
 
     func run() async throws {
-        let configuration = try ChorusConfiguration.fromEnvironment()
+        let configuration = try LocalDefaults.configuration()
         let redis = RedisConnection(configuration: try RedisConfiguration(url: configuration.redisURL))
         switch try await DemoDataLoader(redis: redis, topology: configuration.topology).load(force: force) {
         case .loaded(let events): print("published \(events) demo events; services apply them within seconds")

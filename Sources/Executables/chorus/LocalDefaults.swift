@@ -1,0 +1,25 @@
+import Foundation
+import LocalStack
+import ServiceSupport
+
+/// Where the commands that talk to Redis and PostgreSQL directly (`seed`, `lag`, `dlq`,
+/// `history`, `verify`, `bench`) find them when nothing is said.
+///
+/// The `CHORUS_*` environment comes first, as for every Chorus process. What it leaves unset
+/// comes from the operator credentials the last `chorus up` wrote into its data directory
+/// (`CHORUS_DATA_DIR`, else `.chorus`), so that a command run next to `chorus up` needs no
+/// password typed or exported.
+enum LocalDefaults {
+    static func configuration(environment: [String: String] = ProcessInfo.processInfo.environment) throws(ConfigurationError) -> ChorusConfiguration {
+        var configuration = try ChorusConfiguration.fromEnvironment(environment)
+        let dataDirectory = URL(fileURLWithPath: environment["CHORUS_DATA_DIR"] ?? ".chorus")
+        guard let local = LocalStackCredentials.operator(dataDirectory: dataDirectory) else { return configuration }
+        if !isSet("CHORUS_REDIS_URL", in: environment) { configuration.redisURL = local.redisURL }
+        if !isSet("CHORUS_DATABASE_URL", in: environment) { configuration.databaseURL = local.databaseURL }
+        return configuration
+    }
+
+    private static func isSet(_ name: String, in environment: [String: String]) -> Bool {
+        environment[name] != nil || environment[name + "_FILE"] != nil
+    }
+}
