@@ -44,22 +44,9 @@ RUN useradd --system --user-group --uid 10001 --home-dir /app --no-create-home -
 
 COPY --from=build /staging /app/bin
 
-# Reads the database password from a file (a compose or Kubernetes secret) into PGPASSWORD,
-# which libpq uses when CHORUS_DATABASE_URL carries no password, then runs the command.
-COPY --chmod=0755 <<'EOF' /usr/local/bin/chorus-entrypoint
-#!/bin/sh
-set -eu
-if [ -n "${CHORUS_DATABASE_PASSWORD_FILE:-}" ]; then
-    if [ ! -r "$CHORUS_DATABASE_PASSWORD_FILE" ]; then
-        echo "chorus-entrypoint: cannot read CHORUS_DATABASE_PASSWORD_FILE ($CHORUS_DATABASE_PASSWORD_FILE)" >&2
-        exit 64
-    fi
-    PGPASSWORD="$(cat "$CHORUS_DATABASE_PASSWORD_FILE")"
-    export PGPASSWORD
-    unset CHORUS_DATABASE_PASSWORD_FILE
-fi
-exec "$@"
-EOF
+# Where `chorus provision` writes Redis's ACL file (compose mounts a volume here; a new volume
+# takes this directory's owner, so the unprivileged user can write it).
+RUN mkdir -p /var/lib/chorus/redis-acl && chown chorus:chorus /var/lib/chorus/redis-acl
 
 ENV PATH="/app/bin:${PATH}" \
     CHORUS_HTTP_HOST=0.0.0.0
@@ -67,5 +54,6 @@ ENV PATH="/app/bin:${PATH}" \
 USER chorus:chorus
 WORKDIR /app
 
-ENTRYPOINT ["/usr/local/bin/chorus-entrypoint"]
+# Credentials come as files (Compose secrets) named by CHORUS_REDIS_URL_FILE and
+# CHORUS_DATABASE_URL_FILE; nothing secret is baked into the image or its environment.
 CMD ["chorus", "--help"]

@@ -141,7 +141,7 @@ let package = Package(
         .executableTarget(
             name: "chorus",
             dependencies: [
-                "ServiceSupport", "CheckoutDomain", "LocalStack", "Redis", "Operations", "Provisioning",
+                "ServiceSupport", "CheckoutDomain", "LocalStack", "Redis", "Operations", "Provisioning", "EventStore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             ],
@@ -160,13 +160,17 @@ let package = Package(
         ),
 
         // Least privilege: one PostgreSQL role and schema, one Redis ACL user per service.
-        .target(name: "Provisioning", dependencies: ["Redis", "Postgres", "CheckoutDomain"], swiftSettings: strict),
+        .target(
+            name: "Provisioning",
+            dependencies: ["Redis", "Postgres", "CheckoutDomain", .product(name: "Crypto", package: "swift-crypto")],
+            swiftSettings: strict
+        ),
 
         // Local redis-server and PostgreSQL processes, for `chorus up` and the tests.
         .target(name: "LocalServers", swiftSettings: strict),
 
         // The whole system on one machine, supervised: what `chorus up` runs.
-        .target(name: "LocalStack", dependencies: ["ServiceSupport", "LocalServers", "Provisioning"], swiftSettings: strict),
+        .target(name: "LocalStack", dependencies: ["ServiceSupport", "LocalServers", "Provisioning", "ExactlyOnce"], swiftSettings: strict),
 
         // Starts real redis-server and PostgreSQL processes for the tests.
         .target(name: "TestSupport", dependencies: ["Redis", "Postgres", "LocalServers"], path: "Tests/TestSupport", swiftSettings: strict),

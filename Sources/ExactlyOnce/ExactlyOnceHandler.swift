@@ -66,7 +66,7 @@ public struct ExactlyOnceHandler<Effect: EventEffect>: StreamBatchHandler {
 
     /// Creates the worker's schema, inbox and tables.
     public func migrate() async throws {
-        try await Migrations.run(schema: effect.schema, statements: Inbox.migrations(schema: effect.schema) + effect.migrations, on: database)
+        try await Migrations.run(schema: effect.schema, statements: Migrations.statements(for: effect), on: database)
     }
 
     public func isOutage(_ error: any Error) -> Bool {

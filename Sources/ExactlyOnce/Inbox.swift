@@ -56,13 +56,48 @@ enum Inbox {
 }
 
 /// Creates a service's schema and tables, once even when replicas start together.
+///
+/// A set of statements that ran to the end is recorded (by its digest) in the schema's
+/// `schema_migrations` table, and is not run again. So a service whose role may not change its
+/// schema (the event store's, which provisioning migrates as the schema's owner) starts with
+/// nothing to do, and a role without `CREATE` on the database finds its schema made for it.
 public enum Migrations {
+    /// Runs `statements` in `schema` unless they ran before.
     public static func run(schema: String, statements: [String], on database: PostgresConnection) async throws {
-        let all = ["CREATE SCHEMA IF NOT EXISTS \(schema)"] + statements
+        // A digest only tells versions of the statements apart; md5 is enough for that.
+        let digestSource = ([schema] + statements).joined(separator: "\n;\n")
         try await database.withRetryingTransaction { database in
             // Concurrent CREATE … IF NOT EXISTS can still collide; one lock serialises them.
             try database.query("SELECT pg_advisory_xact_lock(hashtext($1))", ["chorus-migrations"])
-            for statement in all { try database.query(statement) }
+            let recorded = try database.query(
+                "SELECT to_regclass($1) IS NOT NULL AS present", ["\(schema).schema_migrations"]
+            ).first?.decode("present", as: Bool.self) ?? false
+            if recorded {
+                let applied = try database.query(
+                    "SELECT 1 FROM \(schema).schema_migrations WHERE digest = md5($1)", [digestSource])
+                if !applied.isEmpty { return }
+            }
+            let schemaExists = try !database.query("SELECT 1 FROM pg_namespace WHERE nspname = $1", [schema]).isEmpty
+            if !schemaExists { try database.query("CREATE SCHEMA \(schema)") }
+            for statement in statements + recordTable(schema: schema) { try database.query(statement) }
+            try database.query(
+                "INSERT INTO \(schema).schema_migrations (digest) VALUES (md5($1)) ON CONFLICT (digest) DO NOTHING", [digestSource])
         }
+    }
+
+    /// Every statement a worker's schema needs: the inbox, then the effect's own tables.
+    public static func statements(for effect: some EventEffect) -> [String] {
+        Inbox.migrations(schema: effect.schema) + effect.migrations
+    }
+
+    static func recordTable(schema: String) -> [String] {
+        [
+            """
+            CREATE TABLE IF NOT EXISTS \(schema).schema_migrations (
+                digest     text PRIMARY KEY,
+                applied_at timestamptz NOT NULL DEFAULT now()
+            )
+            """
+        ]
     }
 }

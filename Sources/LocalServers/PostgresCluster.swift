@@ -10,14 +10,19 @@ public struct PostgresCluster: Sendable {
     /// Where the server puts its Unix socket.
     public var socketDirectory: URL
     public var port: Int
-    /// The superuser `initdb` creates; local connections are trusted.
+    /// The superuser `initdb` creates.
     public var superuser: String
+    /// Whether TCP connections must give a password (`scram-sha-256`). The Unix socket stays
+    /// trusted: its directory is open to the server's user alone, which is how the superuser
+    /// connects. When false, every local connection is trusted (the tests' throw-away cluster).
+    public var requiresPasswords: Bool
 
-    public init(dataDirectory: URL, socketDirectory: URL, port: Int, superuser: String = "chorus") {
+    public init(dataDirectory: URL, socketDirectory: URL, port: Int, superuser: String = "chorus", requiresPasswords: Bool = false) {
         self.dataDirectory = dataDirectory
         self.socketDirectory = socketDirectory
         self.port = port
         self.superuser = superuser
+        self.requiresPasswords = requiresPasswords
     }
 
     /// Whether `initdb` has run in the data directory.
@@ -50,6 +55,35 @@ public struct PostgresCluster: Sendable {
             logTo: log)
     }
 
+    /// Writes `pg_hba.conf` for ``requiresPasswords``; run it before the server starts. An older
+    /// cluster, made when every connection was trusted, is converted in place.
+    public func writeAuthenticationRules() throws {
+        guard requiresPasswords else { return }
+        let rules = """
+            # Written by Chorus at every start: edits are lost.
+            # The socket directory is open to the server's user alone: the superuser connects there.
+            local all all                trust
+            host  all all 127.0.0.1/32   scram-sha-256
+            host  all all ::1/128        scram-sha-256
+
+            """
+        let file = dataDirectory.appendingPathComponent("pg_hba.conf")
+        // Not atomically: the file keeps its owner (the postgres user when this runs as root).
+        try rules.write(to: file, atomically: false, encoding: .utf8)
+        if geteuid() == 0, let account = getpwnam("postgres") {
+            chown(file.path, account.pointee.pw_uid, account.pointee.pw_gid)
+        }
+        chmod(file.path, 0o600)
+    }
+
+    /// A libpq connection string for the superuser, through the Unix socket.
+    public func adminConnectionString(database: String) -> String {
+        func quoted(_ value: String) -> String {
+            "'" + value.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "'", with: "\\'") + "'"
+        }
+        return "host=\(quoted(socketDirectory.path)) port=\(port) user=\(quoted(superuser)) dbname=\(quoted(database))"
+    }
+
     /// The command that runs the server in the foreground.
     /// - Parameter settings: extra `-c name=value` settings.
     public func serverCommand(settings: [String: String] = [:]) throws -> [String] {
@@ -61,8 +95,15 @@ public struct PostgresCluster: Sendable {
         return command
     }
 
-    /// A libpq URL for one of the cluster's databases.
+    /// A libpq URL for one of the cluster's databases, as the superuser over TCP (which needs
+    /// trust: see ``requiresPasswords``).
     public func connectionString(database: String) -> String {
         "postgresql://\(superuser)@127.0.0.1:\(port)/\(database)"
+    }
+
+    /// A libpq URL for one of the cluster's databases, as `user`.
+    public func connectionString(database: String, user: String, password: String) -> String {
+        let encoded = password.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? password
+        return "postgresql://\(user):\(encoded)@127.0.0.1:\(port)/\(database)"
     }
 }

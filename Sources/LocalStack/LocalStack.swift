@@ -1,12 +1,19 @@
 import CheckoutDomain
 import Foundation
+import ExactlyOnce
 import LocalServers
 import Postgres
+import Provisioning
 import Redis
 import ServiceSupport
 
 /// The whole system on this machine: Redis and PostgreSQL with their data in one directory,
 /// every Chorus process, and the nginx gateway, all supervised.
+///
+/// Each process connects with its own least-privileged PostgreSQL role and Redis user. Their
+/// passwords are made on the first start and kept in the data directory
+/// (``LocalStackCredentials``); Redis runs with the default user off, PostgreSQL asks TCP
+/// clients for a password, and provisioning (roles, schemas, grants) runs at every start.
 public struct LocalStack: Sendable {
     /// Where data, logs and runtime files go.
     public var dataDirectory: URL
@@ -18,10 +25,15 @@ public struct LocalStack: Sendable {
     public var postgresPort: Int
     public var gatewayURL: String
     public var loadsDemoData: Bool
+    /// The schemas whose tables belong to a role no service logs in as, migrated at
+    /// provisioning (``sealed(_:)``): the event store's, so that its role may append events
+    /// but never change them. A schema left out belongs to its service's role.
+    public var sealedSchemas: [DatabaseProvisioner.SealedSchema]
 
     public init(
         dataDirectory: URL, binDirectory: URL, gatewayConfigDirectory: URL,
-        redisPort: Int = 6479, postgresPort: Int = 5479, gatewayURL: String = "http://127.0.0.1:8080", loadsDemoData: Bool = true
+        redisPort: Int = 6479, postgresPort: Int = 5479, gatewayURL: String = "http://127.0.0.1:8080", loadsDemoData: Bool = true,
+        sealedSchemas: [DatabaseProvisioner.SealedSchema] = []
     ) {
         self.dataDirectory = dataDirectory
         self.binDirectory = binDirectory
@@ -30,12 +42,28 @@ public struct LocalStack: Sendable {
         self.postgresPort = postgresPort
         self.gatewayURL = gatewayURL
         self.loadsDemoData = loadsDemoData
+        self.sealedSchemas = sealedSchemas
     }
+
+    /// Seals `effect`'s schema: provisioning runs its migrations as the schema's owner.
+    public static func sealed(_ effect: some EventEffect) -> DatabaseProvisioner.SealedSchema {
+        let schema = effect.schema
+        let statements = Migrations.statements(for: effect)
+        return DatabaseProvisioner.SealedSchema(worker: effect.worker) { connection in
+            try await Migrations.run(schema: schema, statements: statements, on: connection)
+        }
+    }
+
+    /// The database every process uses.
+    static let databaseName = "chorus"
 
     var logs: URL { dataDirectory.appendingPathComponent("logs") }
 
     /// The gateway's port, as `deploy/nginx/chorus.conf` sets it.
     public static let gatewayPort = 8080
+
+    /// The second checkout-api process's name, behind the gateway with the first.
+    public static let secondCheckoutAPI = "checkout-api-2"
 
     /// The processes in start order; they stop in reverse.
     public static let services: [Worker] = [
@@ -53,46 +81,65 @@ public struct LocalStack: Sendable {
         report: @escaping @Sendable (String) -> Void
     ) async throws {
         try FileManager.default.createDirectory(at: logs, withIntermediateDirectories: true)
-        let taken = [redisPort, postgresPort, Self.gatewayPort] + Self.services.map(ChorusConfiguration.defaultPort(of:))
+        let taken = [redisPort, postgresPort, Self.gatewayPort, ChorusConfiguration.secondCheckoutAPIPort]
+            + Self.services.map(ChorusConfiguration.defaultPort(of:))
         for port in taken where PortProbe.isListening(port) {
-            throw LocalServerError("port \(port) is already in use; is `chorus up` already running? (ports: Redis \(redisPort), PostgreSQL \(postgresPort), gateway \(Self.gatewayPort), services 8081-8088)")
+            throw LocalServerError("port \(port) is already in use; is `chorus up` already running? (ports: Redis \(redisPort), PostgreSQL \(postgresPort), gateway \(Self.gatewayPort), services 8081-8088 and 8091)")
         }
         let supervisor = ProcessSupervisor(report: report)
         let environment = ProcessInfo.processInfo.environment
         let configuration = try ChorusConfiguration.fromEnvironment(environment)
-        let redisURL = "redis://127.0.0.1:\(redisPort)"
+        let names = try AccessNames(prefix: configuration.streamPrefix)
         let cluster = try postgresCluster()
-        let databaseURL = cluster.connectionString(database: "chorus")
+        let olderDirectory = cluster.isInitialized && !LocalStackCredentials.exist(dataDirectory: dataDirectory)
+        let credentials = try LocalStackCredentials.loadOrCreate(dataDirectory: dataDirectory)
+        if olderDirectory {
+            report("this data directory predates per-service credentials: made them in \(LocalStackCredentials.directory(dataDirectory: dataDirectory).path); provisioning hands the existing tables to each service's role")
+        }
+        try LocalStackCredentials.writeURLFiles(
+            credentials, names: names, dataDirectory: dataDirectory, redisPort: redisPort, cluster: cluster, database: Self.databaseName)
         do {
-            let redis = RedisServer(directory: dataDirectory.appendingPathComponent("redis"), port: redisPort, appendOnly: true)
+            let redisDirectory = dataDirectory.appendingPathComponent("redis")
+            let aclFile = redisDirectory.appendingPathComponent("users.acl")
+            try RedisServer.writePrivateFile(try RedisAccessControl(names: names).aclFile(credentials: credentials), to: aclFile)
+            let redis = RedisServer(directory: redisDirectory, port: redisPort, appendOnly: true, aclFile: aclFile)
             try await supervisor.start(.init(name: "redis", command: try redis.serverCommand(), log: logs.appendingPathComponent("redis.out")))
             try await cluster.initialize(log: logs.appendingPathComponent("initdb.log"))
+            try cluster.writeAuthenticationRules()
             try await supervisor.start(.init(
                 name: "postgres", command: try cluster.serverCommand(), log: logs.appendingPathComponent("postgres.log"), stopSignal: SIGINT))
             try await createDatabase(cluster, report: report)
-            report("redis on \(redisURL), PostgreSQL on 127.0.0.1:\(postgresPort) (data in \(dataDirectory.path))")
+            try await provision(cluster, names: names, credentials: credentials)
+            report("redis on 127.0.0.1:\(redisPort), PostgreSQL on 127.0.0.1:\(postgresPort) (data in \(dataDirectory.path); passwords in \(LocalStackCredentials.directory(dataDirectory: dataDirectory).path))")
 
             for worker in Self.services {
-                let port = ChorusConfiguration.defaultPort(of: worker)
                 try await supervisor.start(.init(
                     name: worker.rawValue,
                     command: [binDirectory.appendingPathComponent(worker.rawValue).path],
-                    environment: [
-                        "CHORUS_REDIS_URL": redisURL, "CHORUS_DATABASE_URL": databaseURL,
-                        "CHORUS_HTTP_PORT": String(port), "CHORUS_CONSUMER_NAME": "\(worker.rawValue)-local",
-                    ],
+                    environment: try serviceEnvironment(worker, port: ChorusConfiguration.defaultPort(of: worker), consumerName: "\(worker.rawValue)-local"),
                     log: logs.appendingPathComponent("\(worker.rawValue).log")))
             }
+            // The gateway balances checkouts over two checkout-api replicas.
+            try await supervisor.start(.init(
+                name: Self.secondCheckoutAPI,
+                command: [binDirectory.appendingPathComponent(Worker.checkoutAPI.rawValue).path],
+                environment: try serviceEnvironment(
+                    .checkoutAPI, port: ChorusConfiguration.secondCheckoutAPIPort, consumerName: "\(Self.secondCheckoutAPI)-local"),
+                log: logs.appendingPathComponent("\(Self.secondCheckoutAPI).log")))
             for worker in Self.services {
                 try await Self.wait(for: "\(worker.rawValue) to be ready") {
                     await isReady("http://127.0.0.1:\(ChorusConfiguration.defaultPort(of: worker))/ready")
                 }
             }
+            try await Self.wait(for: "\(Self.secondCheckoutAPI) to be ready") {
+                await isReady("http://127.0.0.1:\(ChorusConfiguration.secondCheckoutAPIPort)/ready")
+            }
             try await startGateway(supervisor)
             try await Self.wait(for: "the gateway") { await isReady("\(gatewayURL)/health") }
 
             if loadsDemoData {
-                let redis = RedisConnection(configuration: RedisConfiguration(host: "127.0.0.1", port: redisPort))
+                let operatorURL = try Self.readURL(LocalStackCredentials.urlFile(.operator, .redis, dataDirectory: dataDirectory))
+                let redis = RedisConnection(configuration: try RedisConfiguration(url: operatorURL))
                 let topology = StreamTopology(prefix: configuration.streamPrefix, checkoutPartitions: configuration.partitions)
                 switch try await DemoDataLoader(redis: redis, topology: topology).load() {
                 case .loaded(let events): report("loaded the demo data (\(events) events)")
@@ -113,7 +160,7 @@ public struct LocalStack: Sendable {
     private func stop(_ supervisor: ProcessSupervisor, report: @Sendable (String) -> Void) async {
         report("stopping")
         await supervisor.stop(["gateway"])
-        await supervisor.stop(Self.services.reversed().map(\.rawValue))
+        await supervisor.stop([Self.secondCheckoutAPI] + Self.services.reversed().map(\.rawValue))
         await supervisor.stop(["postgres", "redis"])
         report("stopped; data kept in \(dataDirectory.path)")
     }
@@ -131,7 +178,7 @@ public struct LocalStack: Sendable {
         }
         return PostgresCluster(
             dataDirectory: directory, socketDirectory: directory.deletingLastPathComponent().appendingPathComponent("postgres-sockets"),
-            port: postgresPort)
+            port: postgresPort, requiresPasswords: true)
     }
 
     static func othersCanTraverse(_ url: URL) -> Bool {
@@ -147,11 +194,34 @@ public struct LocalStack: Sendable {
         return true
     }
 
+    /// What a process of `worker` runs with, besides this process's environment: its own
+    /// credentials (read from the data directory), its port and its consumer name. Replicas of
+    /// one service share the credentials and differ in port and consumer name.
+    func serviceEnvironment(_ worker: Worker, port: Int, consumerName: String) throws -> [String: String] {
+        [
+            "CHORUS_REDIS_URL": try Self.readURL(LocalStackCredentials.urlFile(.service(worker), .redis, dataDirectory: dataDirectory)),
+            "CHORUS_DATABASE_URL": try Self.readURL(LocalStackCredentials.urlFile(.service(worker), .database, dataDirectory: dataDirectory)),
+            "CHORUS_HTTP_PORT": String(port), "CHORUS_CONSUMER_NAME": consumerName,
+        ]
+    }
+
+    static func readURL(_ file: URL) throws -> String {
+        guard let data = FileManager.default.contents(atPath: file.path) else { throw LocalServerError("cannot read \(file.path)") }
+        return String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    /// Roles, schemas and grants, as the superuser through the Unix socket.
+    private func provision(_ cluster: PostgresCluster, names: AccessNames, credentials: Credentials) async throws {
+        let admin = PostgresConnection(connectionString: cluster.adminConnectionString(database: Self.databaseName))
+        defer { Task { await admin.close() } }
+        try await DatabaseProvisioner(names: names).provision(admin: admin, credentials: credentials, sealed: sealedSchemas)
+    }
+
     private func createDatabase(_ cluster: PostgresCluster, report: @Sendable (String) -> Void) async throws {
-        let admin = PostgresConnection(connectionString: cluster.connectionString(database: "postgres"))
+        let admin = PostgresConnection(connectionString: cluster.adminConnectionString(database: "postgres"))
         defer { Task { await admin.close() } }
         try await Self.wait(for: "PostgreSQL") { (try? await admin.query("SELECT 1")) != nil }
-        let exists = try await admin.query("SELECT 1 FROM pg_database WHERE datname = $1", ["chorus"])
+        let exists = try await admin.query("SELECT 1 FROM pg_database WHERE datname = $1", [Self.databaseName])
         if exists.isEmpty {
             // The name is a constant; CREATE DATABASE takes no parameters.
             try await admin.query("CREATE DATABASE chorus")

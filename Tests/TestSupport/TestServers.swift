@@ -8,15 +8,33 @@ import Redis
 ///
 /// Tests share the servers but not their data: each one takes a fresh database with
 /// ``makeDatabase()`` and a unique stream prefix with ``uniqueName(_:)``.
+///
+/// Redis runs as `chorus up` runs it: the default user is off, so every connection
+/// authenticates. The tests' own connections use an administrator user, which may run
+/// `ACL SETUSER` to create each system's least-privileged users.
 public final class TestServers: Sendable {
     public let redisPort: Int
     public let postgresPort: Int
     public let directory: URL
+    /// The Redis user allowed everything.
+    public let redisAdminUser = "chorus-test-admin"
+    public let redisAdminPassword: String
 
-    /// `redis://127.0.0.1:<port>`.
-    public var redisURL: String { "redis://127.0.0.1:\(redisPort)" }
+    /// `redis://<admin>:<password>@127.0.0.1:<port>`.
+    public var redisURL: String { "redis://\(redisAdminUser):\(redisAdminPassword)@127.0.0.1:\(redisPort)" }
 
-    public var redisConfiguration: RedisConfiguration { RedisConfiguration(host: "127.0.0.1", port: redisPort) }
+    /// `redis://<user>:<password>@127.0.0.1:<port>`.
+    public func redisURL(user: String, password: String) -> String {
+        "redis://\(user):\(password)@127.0.0.1:\(redisPort)"
+    }
+
+    /// The administrator's configuration.
+    public var redisConfiguration: RedisConfiguration {
+        RedisConfiguration(host: "127.0.0.1", port: redisPort, username: redisAdminUser, password: redisAdminPassword)
+    }
+
+    /// A connection that does not authenticate: Redis's default user.
+    public var unauthenticatedRedisConfiguration: RedisConfiguration { RedisConfiguration(host: "127.0.0.1", port: redisPort) }
 
     /// The servers of this test process, started on first use.
     public static func shared() async throws -> TestServers {
@@ -27,6 +45,8 @@ public final class TestServers: Sendable {
         self.redisPort = redisPort
         self.postgresPort = postgresPort
         self.directory = directory
+        // Base64url-safe and random enough for a throw-away server on the loopback interface.
+        redisAdminPassword = UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased()
     }
 
     /// Creates an empty database and returns its connection string.
@@ -63,7 +83,14 @@ public final class TestServers: Sendable {
     }
 
     private func launchRedis() throws {
-        let server = RedisServer(directory: directory.appendingPathComponent("redis"), port: redisPort, appendOnly: false)
+        let acl = directory.appendingPathComponent("redis").appendingPathComponent("users.acl")
+        try RedisServer.writePrivateFile(
+            """
+            user default off resetkeys resetchannels -@all
+            user \(redisAdminUser) on >\(redisAdminPassword) ~* &* +@all
+
+            """, to: acl)
+        let server = RedisServer(directory: directory.appendingPathComponent("redis"), port: redisPort, appendOnly: false, aclFile: acl)
         try Watchdog.launch(name: "redis", command: try server.serverCommand(), stopSignal: "TERM", cleanup: nil)
     }
 

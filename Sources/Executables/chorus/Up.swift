@@ -1,4 +1,5 @@
 import ArgumentParser
+import EventStore
 import Foundation
 import LocalStack
 import ServiceSupport
@@ -8,7 +9,7 @@ import UnixSignals
 struct Up: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Start Redis, PostgreSQL, every Chorus process and the gateway; Ctrl-C stops them.",
-        discussion: "Data persists in the data directory between runs. Crashed processes are restarted with a backoff. Logs go to <data-dir>/logs. The demo data is loaded into an empty system. Needs redis-server, PostgreSQL and nginx: ./scripts/up installs them and builds first."
+        discussion: "Data persists in the data directory between runs. Crashed processes are restarted with a backoff. Logs go to <data-dir>/logs. The demo data is loaded into an empty system. Each process connects as its own PostgreSQL role and Redis user, with passwords made on the first start in <data-dir>/credentials (readable by you alone; the operator's URLs are operator.redis-url and operator.database-url). Redis's default user is off and PostgreSQL asks TCP clients for a password. Needs redis-server, PostgreSQL and nginx: ./scripts/up installs them and builds first."
     )
 
     @Option(help: "Where data, logs and runtime files go.")
@@ -43,7 +44,9 @@ struct Up: AsyncParsableCommand {
             dataDirectory: URL(fileURLWithPath: dataDir, relativeTo: here).standardizedFileURL,
             binDirectory: executables.standardizedFileURL,
             gatewayConfigDirectory: gateway.standardizedFileURL,
-            redisPort: redisPort, postgresPort: postgresPort, loadsDemoData: !noDemoData)
+            redisPort: redisPort, postgresPort: postgresPort, loadsDemoData: !noDemoData,
+            // The event store's tables belong to a role nobody logs in as; its own role appends and reads.
+            sealedSchemas: [LocalStack.sealed(EventStoreEffect())])
         // Trap the signals before anything starts, so that Ctrl-C always stops cleanly.
         let signals = await UnixSignalsSequence(trapping: .sigint, .sigterm)
         try await stack.run(

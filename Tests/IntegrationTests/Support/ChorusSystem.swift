@@ -4,12 +4,14 @@ import CheckoutAPI
 import CheckoutDomain
 import Compensation
 import EventStore
+import ExactlyOnce
 import Foundation
 import LocalServers
 import Logging
 import OrderCreation
 import Payment
 import Postgres
+import Provisioning
 import Redis
 import ServiceLifecycle
 import ServiceSupport
@@ -22,12 +24,22 @@ import TestSupport
 ///
 /// Every system has its own database and its own stream prefix, so systems never see each
 /// other's data.
+///
+/// Each process runs as it runs in production: with its own least-privileged PostgreSQL role
+/// and Redis user, provisioned for this system. So every test also proves that the grants are
+/// enough. The test's own connections (``redis``, ``database``, ``configuration``) are
+/// administrators, free to inspect and tamper.
 actor ChorusSystem {
     let servers: TestServers
+    /// The system's settings, with administrator URLs.
     let configuration: ChorusConfiguration
-    /// A connection for the test's own looks at Redis.
+    /// The names of the system's roles and users.
+    let accessNames: AccessNames
+    /// The passwords of the system's roles and users.
+    let credentials: Credentials
+    /// A connection for the test's own looks at Redis, as an administrator.
     let redis: RedisConnection
-    /// A connection for the test's own looks at PostgreSQL.
+    /// A connection for the test's own looks at PostgreSQL, as the superuser.
     let database: PostgresConnection
     private var running: [String: RunningProcess] = [:]
     /// The consumer group of each running process, by process name.
@@ -62,16 +74,54 @@ actor ChorusSystem {
             poolSize: 2,
             logLevel: .warning)
         configure(&configuration)
-        let system = ChorusSystem(servers: servers, configuration: configuration)
+        let system = ChorusSystem(
+            servers: servers, configuration: configuration, accessNames: try AccessNames(prefix: configuration.streamPrefix),
+            credentials: Credentials.generate())
+        try await system.provision()
         for worker in workers { try await system.start(worker) }
         return system
     }
 
-    private init(servers: TestServers, configuration: ChorusConfiguration) {
+    private init(servers: TestServers, configuration: ChorusConfiguration, accessNames: AccessNames, credentials: Credentials) {
         self.servers = servers
         self.configuration = configuration
+        self.accessNames = accessNames
+        self.credentials = credentials
         self.redis = RedisConnection(configuration: servers.redisConfiguration)
         self.database = PostgresConnection(connectionString: configuration.databaseURL)
+    }
+
+    /// The sealed schemas, migrated by provisioning as their owner: the event store's.
+    static var sealedSchemas: [DatabaseProvisioner.SealedSchema] {
+        let effect = EventStoreEffect()
+        return [DatabaseProvisioner.SealedSchema(worker: effect.worker) { connection in
+            try await Migrations.run(schema: effect.schema, statements: Migrations.statements(for: effect), on: connection)
+        }]
+    }
+
+    /// Creates the system's roles, schemas and Redis users, as `chorus up` does.
+    private func provision() async throws {
+        try await DatabaseProvisioner(names: accessNames).provision(admin: database, credentials: credentials, sealed: Self.sealedSchemas)
+        try await RedisAccessControl(names: accessNames).apply(credentials: credentials, on: redis)
+    }
+
+    /// The PostgreSQL URL of `principal`'s role in this system's database.
+    func databaseURL(for principal: Principal) -> String {
+        let name = URL(string: configuration.databaseURL)?.lastPathComponent ?? ""
+        return "postgresql://\(accessNames.role(for: principal)):\(credentials.postgres[principal.name] ?? "")@127.0.0.1:\(servers.postgresPort)/\(name)"
+    }
+
+    /// The Redis URL of `principal`'s user.
+    func redisURL(for principal: Principal) -> String {
+        servers.redisURL(user: accessNames.redisUser(for: principal), password: credentials.redis[principal.name] ?? "")
+    }
+
+    /// The configuration a process of `worker` runs with: its own role and user.
+    func configuration(for worker: Worker) -> ChorusConfiguration {
+        var configuration = self.configuration
+        configuration.databaseURL = databaseURL(for: .service(worker))
+        configuration.redisURL = redisURL(for: .service(worker))
+        return configuration
     }
 
     static var logger: Logger {
@@ -87,7 +137,7 @@ actor ChorusSystem {
     /// - Returns: the port its HTTP server listens on.
     @discardableResult
     func start(_ worker: Worker, consumerName: String? = nil, configure: (inout ChorusConfiguration) -> Void = { _ in }) async throws -> Int {
-        var configuration = self.configuration
+        var configuration = self.configuration(for: worker)
         configuration.consumerName = consumerName ?? "\(worker.rawValue)-1"
         configure(&configuration)
         let key = configuration.consumerName ?? worker.rawValue
@@ -113,7 +163,8 @@ actor ChorusSystem {
         running[key] = RunningProcess(group: group, task: task)
         runningGroups[key] = worker.groupName
         let port = try await Self.first(of: ports, within: .seconds(60), what: "\(key) to listen")
-        if self.ports[worker] == nil { self.ports[worker] = port }
+        // The first consumer of each worker answers its routes; a restart of it moves it to a new port.
+        if self.ports[worker] == nil || key == "\(worker.rawValue)-1" { self.ports[worker] = port }
         return port
     }
 

@@ -1,1 +1,0 @@
-// Least-privilege provisioning lives here.
