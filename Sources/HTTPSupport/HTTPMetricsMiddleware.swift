@@ -4,9 +4,9 @@ import Observability
 
 /// Counts requests by route, method and status, and times them by route and method.
 ///
-/// The route is the matched pattern (`/checkouts/{id}`), never the raw path, and requests that
-/// match no route share the label `unmatched`: ids in paths would otherwise make a new series
-/// per request.
+/// The route is the matched pattern (`/checkouts/{id}`), never the raw path: ids in paths would
+/// otherwise make a new series per request. Hummingbird runs router middleware for matched routes
+/// only, so a request no route matches is not counted here (the gateway's access log has it).
 public struct HTTPMetricsMiddleware<Context: RequestContext>: RouterMiddleware {
     let metrics: any MetricsFactory
 
@@ -31,7 +31,7 @@ public struct HTTPMetricsMiddleware<Context: RequestContext>: RouterMiddleware {
 
     private func record(_ request: Request, _ context: Context, status: Int, since started: ContinuousClock.Instant) {
         let route = context.endpointPath ?? "unmatched"
-        let method = request.method.rawValue
+        let method = HTTPMetricLabels.knownMethods.contains(request.method.rawValue) ? request.method.rawValue : "other"
         Counter(
             label: ChorusMetric.httpRequests.rawValue,
             dimensions: [("route", route), ("method", method), ("status", String(status))],
@@ -40,4 +40,10 @@ public struct HTTPMetricsMiddleware<Context: RequestContext>: RouterMiddleware {
         CoreMetrics.Timer(label: ChorusMetric.httpRequestDuration.rawValue, dimensions: [("route", route), ("method", method)], factory: metrics)
             .recordInterval(since: started)
     }
+}
+
+/// Label values the HTTP metrics allow.
+enum HTTPMetricLabels {
+    /// Any other method token becomes `other`: clients may invent methods, and each would be a series.
+    static let knownMethods: Set<String> = ["GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"]
 }

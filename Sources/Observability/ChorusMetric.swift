@@ -52,7 +52,7 @@ public enum ChorusMetric: String, CaseIterable, Sendable {
     case eventStoreBehind = "chorus_event_store_behind_seconds"
 
     // HTTP.
-    /// Requests served, by `route`, `method` and `status`.
+    /// Requests a route matched, by `route` (the pattern, not the path), `method` and `status`.
     case httpRequests = "chorus_http_requests_total"
     /// Request duration, by `route` and `method`.
     case httpRequestDuration = "chorus_http_request_duration_seconds"

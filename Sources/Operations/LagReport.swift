@@ -59,6 +59,16 @@ public struct LagReport: Sendable, Hashable, Encodable {
 
     enum CodingKeys: String, CodingKey { case streams, takenAtMilliseconds = "taken_at_ms" }
 
+    /// Groups with work left: entries not yet delivered (or a lag Redis cannot tell) or not yet
+    /// acknowledged, as `group on stream (lag …, pending …)`. Empty when the system is at rest.
+    public var unsettled: [String] {
+        streams.flatMap { stream in
+            stream.groups.filter { $0.lag != 0 || $0.pending > 0 }.map { group in
+                "\(group.name) on \(stream.name) (lag \(group.lag.map(String.init) ?? "unknown"), pending \(group.pending))"
+            }
+        }
+    }
+
     /// The group `group` on `stream`, if there is one.
     public func group(_ group: String, on stream: String) -> Group? {
         streams.first { $0.name == stream }?.groups.first { $0.name == group }

@@ -6,6 +6,8 @@ import Redis
 public enum OperatorError: Error, CustomStringConvertible, Sendable {
     /// Redis or PostgreSQL cannot be reached (exit 69, `EX_UNAVAILABLE`).
     case unavailable(server: String, detail: String)
+    /// Redis or PostgreSQL refused the credentials (exit 77, `EX_NOPERM`).
+    case denied(server: String, detail: String)
     /// The thing asked about does not exist (exit 1).
     case notFound(String)
     /// The request cannot be carried out as asked (exit 1).
@@ -16,6 +18,7 @@ public enum OperatorError: Error, CustomStringConvertible, Sendable {
     public var description: String {
         switch self {
         case .unavailable(let server, let detail): "\(server) is unreachable: \(detail)"
+        case .denied(let server, let detail): "\(server) refused the credentials: \(detail)"
         case .notFound(let message), .refused(let message), .failed(let message): message
         }
     }
@@ -24,6 +27,7 @@ public enum OperatorError: Error, CustomStringConvertible, Sendable {
     public var exitStatus: Int32 {
         switch self {
         case .unavailable: 69
+        case .denied: 77
         case .notFound, .refused, .failed: 1
         }
     }
@@ -31,6 +35,9 @@ public enum OperatorError: Error, CustomStringConvertible, Sendable {
     /// Classifies a Redis failure: a connection problem is an outage, anything else a failure.
     /// - Parameter endpoint: where Redis was expected, without credentials.
     static func from(_ error: RedisError, endpoint: String) -> OperatorError {
+        if error.code == .authenticationFailed {
+            return .denied(server: "Redis at \(endpoint)", detail: error.message)
+        }
         if error.code == .connectionFailed || error.code == .connectionLost {
             return .unavailable(server: "Redis at \(endpoint)", detail: error.message)
         }

@@ -158,7 +158,9 @@ public actor RedisConnection {
         guard let raw else { throw RedisError(code: .connectionFailed, message: Self.errorText(context), command: summary) }
         defer { freeReplyObject(raw) }
         if case .error(let message) = Self.decode(raw.assumingMemoryBound(to: redisReply.self)) {
-            throw RedisError(code: .connectionFailed, message: message, command: summary)
+            // A refused password is not an outage: retrying will not fix it, and operators
+            // need to tell the two apart.
+            throw RedisError(code: summary == "AUTH" ? .authenticationFailed : .connectionFailed, message: message, command: summary)
         }
     }
 

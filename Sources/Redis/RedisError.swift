@@ -8,6 +8,8 @@ public struct RedisError: Error, CustomStringConvertible, Sendable {
 
         /// The connection could not be opened.
         public static let connectionFailed = Code("connectionFailed")
+        /// Redis refused the credentials (`AUTH` answered `WRONGPASS` or another error).
+        public static let authenticationFailed = Code("authenticationFailed")
         /// The connection broke during a command; the command may or may not have run.
         public static let connectionLost = Code("connectionLost")
         /// Redis answered with an error reply.

@@ -55,30 +55,12 @@ public struct ConsumerGroupMonitor: Service {
             Gauge(label: ChorusMetric.consumerGroupPending.rawValue, dimensions: dimensions, factory: metrics)
                 .record(info.pending)
             var age = 0.0
-            if info.pending > 0, let oldest = try await connection.oldestPendingID(stream: stream, group: group),
-               let milliseconds = StreamEntryID.milliseconds(of: oldest)
+            if info.pending > 0, let oldest = try await connection.pendingSummary(stream: stream, group: group).smallestID,
+               let milliseconds = RedisConnection.milliseconds(ofStreamID: oldest)
             {
                 age = Double(max(0, now - milliseconds)) / 1000
             }
             Gauge(label: ChorusMetric.consumerOldestPendingAge.rawValue, dimensions: dimensions, factory: metrics).record(age)
         }
-    }
-}
-
-/// Stream entry ids: `<milliseconds>-<sequence>`.
-public enum StreamEntryID {
-    /// The Unix time in milliseconds at which Redis added the entry.
-    public static func milliseconds(of id: String) -> Int64? {
-        guard let dash = id.firstIndex(of: "-") else { return Int64(id) }
-        return Int64(id[..<dash])
-    }
-}
-
-extension RedisConnection {
-    /// The smallest id pending in `group` (the `XPENDING` summary), or nil when none is.
-    public func oldestPendingID(stream: String, group: String) async throws(RedisError) -> String? {
-        let summary = try await execute(["XPENDING", stream, group])
-        guard let parts = summary.array, parts.count >= 2 else { return nil }
-        return parts[1].string
     }
 }

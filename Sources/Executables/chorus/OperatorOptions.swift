@@ -10,12 +10,12 @@ import ServiceSupport
 /// command run next to `chorus up` needs none of them.
 struct OperatorOptions: ParsableArguments {
     @Option(name: .customLong("redis-url"), help: ArgumentHelp(
-        "Redis, as redis://[user:password@]host:port[/db].",
+        "Redis, as redis://[user:password@]host:port[/db] (visible in `ps`; prefer CHORUS_REDIS_URL_FILE).",
         discussion: "Default: CHORUS_REDIS_URL (or the file CHORUS_REDIS_URL_FILE names), else the operator user of the local `chorus up` in CHORUS_DATA_DIR (default .chorus)."))
     var redisURL: String?
 
     @Option(name: .customLong("database-url"), help: ArgumentHelp(
-        "PostgreSQL, as a libpq URL or connection string.",
+        "PostgreSQL, as a libpq URL or connection string (visible in `ps`; prefer CHORUS_DATABASE_URL_FILE).",
         discussion: "Default: CHORUS_DATABASE_URL (or the file CHORUS_DATABASE_URL_FILE names), else the operator role of the local `chorus up` in CHORUS_DATA_DIR (default .chorus)."))
     var databaseURL: String?
 

@@ -42,8 +42,15 @@ public struct BenchRunner: Sendable {
             }
         let sender = CheckoutSender(baseURL: configuration.baseURL, requestTimeout: configuration.requestTimeout, connections: connections)
         defer { sender.close() }
-        if let problem = await sender.health() {
-            throw .unavailable(server: "the gateway at \(configuration.baseURL)", detail: problem)
+        // Through the gateway, /health asks every service; a system that has just started may
+        // still be busy with its demo data, so give it a few seconds before giving up.
+        var problem = await sender.health()
+        for _ in 0..<10 where problem?.answered == true {
+            try? await Task.sleep(for: .seconds(1))
+            problem = await sender.health()
+        }
+        if let problem {
+            throw .unavailable(server: "the gateway at \(configuration.baseURL)", detail: problem.description)
         }
         let redis = RedisConnection(configuration: configuration.redis, connectAttempts: 2)
         let tail: CheckoutStreamTail
@@ -103,7 +110,11 @@ public struct BenchRunner: Sendable {
             for _ in 0..<concurrency {
                 group.addTask {
                     while let index = await tally.claimIndex(limit: configuration.count, deadline: deadline, now: clock.now) {
-                        await attempt(index, measuredFrom: clock.now, sender: sender, watcher: watcher)
+                        // A client told to slow down (429, 503) waits as a real one would,
+                        // rather than hammering the gateway with requests it will refuse.
+                        if await attempt(index, measuredFrom: clock.now, sender: sender, watcher: watcher) {
+                            try? await Task.sleep(for: .seconds(1))
+                        }
                     }
                 }
             }
@@ -111,7 +122,11 @@ public struct BenchRunner: Sendable {
     }
 
     /// Sends checkout `index` and waits for its end; the latency runs from `origin`.
-    private func attempt(_ index: Int, measuredFrom origin: ContinuousClock.Instant, sender: CheckoutSender, watcher: TerminalWatcher) async {
+    /// - Returns: whether the answer asks the client to back off (429 or 503).
+    @discardableResult
+    private func attempt(
+        _ index: Int, measuredFrom origin: ContinuousClock.Instant, sender: CheckoutSender, watcher: TerminalWatcher
+    ) async -> Bool {
         await tally.recordSent()
         let sentAt = clock.now
         let key = CheckoutMix.idempotencyKey(runID: configuration.runID, index: index)
@@ -125,9 +140,11 @@ public struct BenchRunner: Sendable {
             }
         case .rejected(let status):
             await tally.recordRejected(status: status)
+            return status == 429 || status == 503
         case .error(let description):
             await tally.recordPostError(description)
         }
+        return false
     }
 
     // MARK: - Background work during a run

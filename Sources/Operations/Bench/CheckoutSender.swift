@@ -54,17 +54,24 @@ struct CheckoutSender: Sendable {
         }
     }
 
-    /// Whether `GET <base>/health` answers 200; the reason when it does not.
-    func health() async -> String? {
-        guard let url = URL(string: baseURL + "/health") else { return "not a URL: \(baseURL)/health" }
+    /// What `GET <base>/health` said, when it was not 200.
+    struct HealthProblem: Error {
+        /// Whether the target answered at all (with another status); if so it may yet recover.
+        var answered: Bool
+        var description: String
+    }
+
+    /// Whether `GET <base>/health` answers 200; the problem when it does not.
+    func health() async -> HealthProblem? {
+        guard let url = URL(string: baseURL + "/health") else { return HealthProblem(answered: false, description: "not a URL: \(baseURL)/health") }
         var request = URLRequest(url: url)
         request.timeoutInterval = min(requestTimeout, 5)
         do {
             let (_, response) = try await session.data(for: request)
             let status = (response as? HTTPURLResponse)?.statusCode ?? 0
-            return status == 200 ? nil : "GET /health answered \(status)"
+            return status == 200 ? nil : HealthProblem(answered: true, description: "GET /health answered \(status)")
         } catch {
-            return Self.describe(error)
+            return HealthProblem(answered: false, description: Self.describe(error))
         }
     }
 

@@ -2,6 +2,7 @@ import CheckoutDomain
 import Foundation
 import Logging
 import Observability
+import Operations
 import Redis
 import StreamRuntime
 import TestSupport
@@ -180,5 +181,41 @@ struct MetricsEndpointTests {
         scrape = try Scrape.parse(String(decoding: metrics.exposition(), as: UTF8.self))
         #expect(scrape.value(ChorusMetric.consumerGroupPending.rawValue, ["stream": stream, "group": "g"]) == 0)
         #expect(scrape.value(ChorusMetric.consumerOldestPendingAge.rawValue, ["stream": stream, "group": "g"]) == 0)
+    }
+}
+
+@Suite("Bounded labels and credential errors")
+struct BoundedLabelTests {
+    @Test("requests no route matches, whatever their method or path, create no series; matched ones are counted by route")
+    func unmatchedRequests() async throws {
+        let system = try await ChorusSystem.start([.payment])
+        defer { Task { await system.shutdown() } }
+        _ = try await HTTPClient.send("BREW", await system.url(.payment, "/coffee"))
+        _ = try await HTTPClient.send("GET", await system.url(.payment, "/no/such/path/\(UUID().uuidString)"))
+        #expect(try await HTTPClient.send("GET", await system.url(.payment, "/health")).status == 200)
+        let scrape = try await Scrape.fetch(await system.url(.payment, "/metrics"))
+        let http = scrape.samples.filter { $0.name == ChorusMetric.httpRequests.rawValue }
+        #expect(http.allSatisfy { $0.labels["method"] != "BREW" && $0.labels["route"]?.contains("no/such") != true })
+        #expect(scrape.value(ChorusMetric.httpRequests.rawValue, ["route": "/health", "method": "GET", "status": "200"]) == 1)
+    }
+
+    @Test("a refused Redis password is an authentication failure, which operators see as denied (77), not as an outage")
+    func wrongPassword() async throws {
+        let servers = try await TestServers.shared()
+        let connection = RedisConnection(
+            configuration: try RedisConfiguration(url: servers.redisURL(user: "nobody", password: "wrong")), connectAttempts: 1)
+        defer { Task { await connection.close() } }
+        let error = await #expect(throws: RedisError.self) { _ = try await connection.execute(["PING"]) }
+        #expect(error?.code == .authenticationFailed)
+        let target = OperatorTarget(
+            redisURL: servers.redisURL(user: "nobody", password: "wrong"), databaseURL: "postgresql://127.0.0.1:1/x",
+            topology: StreamTopology(prefix: "p", checkoutPartitions: 1))
+        do {
+            _ = try await LagReport.take(from: target)
+            Issue.record("a refused password must fail")
+        } catch {
+            #expect(error.exitStatus == 77)
+            #expect(!error.description.contains("wrong"))
+        }
     }
 }
