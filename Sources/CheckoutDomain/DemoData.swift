@@ -75,12 +75,14 @@ public enum DemoData {
     }
 }
 
-/// A small, fast, deterministic random number generator (SplitMix64), for demo data only.
-struct SplitMix64 {
+/// A small, fast, deterministic random number generator (SplitMix64): the same sequence on every
+/// platform for a seed, unlike the standard library's, which is seeded at random. For demo data
+/// and repeatable load, never for anything secret.
+public struct SplitMix64: Sendable {
     private var state: UInt64
-    init(seed: UInt64) { state = seed }
+    public init(seed: UInt64) { state = seed }
 
-    mutating func nextValue() -> UInt64 {
+    public mutating func nextValue() -> UInt64 {
         state &+= 0x9E37_79B9_7F4A_7C15
         var value = state
         value = (value ^ (value >> 30)) &* 0xBF58_476D_1CE4_E5B9
@@ -88,8 +90,8 @@ struct SplitMix64 {
         return value ^ (value >> 31)
     }
 
-    /// A number in `0..<bound`.
-    mutating func next(below bound: Int) -> Int {
+    /// A number in `0..<bound`; a `bound` below 1 counts as 1.
+    public mutating func next(below bound: Int) -> Int {
         Int(nextValue() % UInt64(max(1, bound)))
     }
 }

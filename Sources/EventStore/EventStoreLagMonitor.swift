@@ -5,44 +5,30 @@ import Logging
 import Observability
 import Postgres
 import Redis
-import ServiceLifecycle
 import StreamRuntime
 
 /// How far the event store is behind the streams, in time: the newest entry's `occurred_at`
 /// over every stream the store reads, minus the newest stored event's. Sampled every few
-/// seconds into `chorus_event_store_behind_seconds`.
+/// seconds (through ``PeriodicSampler``) into `chorus_event_store_behind_seconds`.
 ///
 /// Counting entries is the consumer group's lag; this is the same gap in seconds, which is what
 /// an operator compares with an SLO ("history is at most 5 s stale").
-public struct EventStoreLagMonitor: Service {
+public struct EventStoreLagMonitor: Sendable {
     let streams: [String]
     let redis: RedisConnectionPool
     let database: PostgresConnectionPool
-    let interval: Duration
     let metrics: any MetricsFactory
-    let logger: Logger
 
-    public init(
-        streams: [String], redis: RedisConnectionPool, database: PostgresConnectionPool, interval: Duration,
-        metrics: any MetricsFactory, logger: Logger
-    ) {
+    public init(streams: [String], redis: RedisConnectionPool, database: PostgresConnectionPool, metrics: any MetricsFactory) {
         self.streams = streams
         self.redis = redis
         self.database = database
-        self.interval = interval
         self.metrics = metrics
-        self.logger = logger
     }
 
-    public func run() async throws {
-        while !Task.isShuttingDownGracefully && !Task.isCancelled {
-            do {
-                try await sample()
-            } catch {
-                logger.debug("cannot measure how far the event store is behind", metadata: ["error": "\(error)"])
-            }
-            try? await Task.sleep(for: interval)
-        }
+    /// Samples every `interval` until graceful shutdown.
+    public func periodically(every interval: Duration, logger: Logger) -> PeriodicSampler {
+        PeriodicSampler("how far the event store is behind", every: interval, logger: logger) { try await sample() }
     }
 
     /// Measures once and updates the gauge; returns the gap in milliseconds.

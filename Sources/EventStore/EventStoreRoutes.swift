@@ -100,8 +100,8 @@ extension ChorusProcess where Effect == EventStoreEffect {
         }, monitors: { resources in
             [EventStoreLagMonitor(
                 streams: resources.topology.streams(readBy: .eventStore), redis: resources.redis, database: resources.database,
-                interval: .milliseconds(resources.configuration.metricsIntervalMilliseconds),
-                metrics: resources.metrics.factory, logger: resources.logger)]
+                metrics: resources.metrics.factory
+            ).periodically(every: .milliseconds(resources.configuration.metricsIntervalMilliseconds), logger: resources.logger)]
         }, onListening: onListening)
     }
 }

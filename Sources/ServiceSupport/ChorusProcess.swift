@@ -97,9 +97,8 @@ public struct ChorusProcess<Effect: EventEffect>: Service {
             handler: handler,
             logger: logger,
             metrics: metrics.factory)
-        let groupMonitor = ConsumerGroupMonitor(
-            group: worker.groupName, streams: streams, redis: resources.redis,
-            interval: .milliseconds(configuration.metricsIntervalMilliseconds), metrics: metrics.factory, logger: logger)
+        let groupMonitor = ConsumerGroupMonitor(group: worker.groupName, streams: streams, redis: resources.redis, metrics: metrics.factory)
+            .periodically(every: .milliseconds(configuration.metricsIntervalMilliseconds), logger: logger)
 
         let router = Router()
         // Outermost, so that it also counts the problem responses the next middleware makes.

@@ -3,44 +3,29 @@ import Foundation
 import Logging
 import Observability
 import Redis
-import ServiceLifecycle
 
-/// Reads a consumer group's standing from Redis every few seconds into gauges: lag and pending
-/// (`XINFO GROUPS`) and the age of the oldest pending entry (`XPENDING`), per stream.
+/// Reads a consumer group's standing from Redis into gauges: lag and pending (`XINFO GROUPS`)
+/// and the age of the oldest pending entry (`XPENDING`), per stream. A process runs it every few
+/// seconds through ``PeriodicSampler``.
 ///
 /// Lag that Redis reports as unknown (after deletions inside the unread part of a stream) is
 /// exported as NaN, never as 0: a dashboard shows a gap instead of a reassuring flat line.
-public struct ConsumerGroupMonitor: Service {
+public struct ConsumerGroupMonitor: Sendable {
     let group: String
     let streams: [String]
     let redis: RedisConnectionPool
-    let interval: Duration
     let metrics: any MetricsFactory
-    let logger: Logger
 
-    /// - Parameters:
-    ///   - interval: how often to read; a scrape sees values at most this old.
-    public init(
-        group: String, streams: [String], redis: RedisConnectionPool, interval: Duration = .seconds(5),
-        metrics: any MetricsFactory, logger: Logger
-    ) {
+    public init(group: String, streams: [String], redis: RedisConnectionPool, metrics: any MetricsFactory) {
         self.group = group
         self.streams = streams
         self.redis = redis
-        self.interval = interval
         self.metrics = metrics
-        self.logger = logger
     }
 
-    public func run() async throws {
-        while !Task.isShuttingDownGracefully && !Task.isCancelled {
-            do {
-                try await sample()
-            } catch {
-                logger.debug("cannot read the consumer group's standing", metadata: ["error": "\(error)"])
-            }
-            try? await Task.sleep(for: interval)
-        }
+    /// Samples every `interval` until graceful shutdown; a scrape sees values at most this old.
+    public func periodically(every interval: Duration, logger: Logger) -> PeriodicSampler {
+        PeriodicSampler("the consumer group's standing", every: interval, logger: logger) { try await sample() }
     }
 
     /// Reads every stream once and updates the gauges.

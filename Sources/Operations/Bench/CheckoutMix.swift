@@ -17,7 +17,7 @@ public struct CheckoutMix: Sendable, Hashable {
 
     /// The body of checkout number `index`: one to three distinct products, mostly one of each.
     public func checkout(_ index: Int) -> CheckoutRequest {
-        var random = BenchRandom(seed: seed ^ (UInt64(truncatingIfNeeded: index) &* 0xD1B5_4A32_D192_ED03))
+        var random = SplitMix64(seed: seed ^ (UInt64(truncatingIfNeeded: index) &* 0xD1B5_4A32_D192_ED03))
         let customer = catalogue.customers[random.next(below: catalogue.customers.count)]
         let store = catalogue.stores[random.next(below: catalogue.stores.count)]
         // Half the baskets hold one line, a third two, the rest three (never more lines than products).
@@ -39,27 +39,6 @@ public struct CheckoutMix: Sendable, Hashable {
     /// start a second saga, and another run never collides with this one.
     public static func idempotencyKey(runID: String, index: Int) -> String {
         "bench-\(runID)-\(index)"
-    }
-}
-
-/// SplitMix64: small, fast and the same on every platform, unlike the standard library's
-/// generator, which is seeded at random.
-struct BenchRandom {
-    private var state: UInt64
-
-    init(seed: UInt64) { state = seed }
-
-    mutating func nextValue() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var value = state
-        value = (value ^ (value >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        value = (value ^ (value >> 27)) &* 0x94D0_49BB_1331_11EB
-        return value ^ (value >> 31)
-    }
-
-    /// A number in `0..<bound`; `bound` is at least 1.
-    mutating func next(below bound: Int) -> Int {
-        Int(nextValue() % UInt64(max(1, bound)))
     }
 }
 

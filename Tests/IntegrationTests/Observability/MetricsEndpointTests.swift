@@ -157,7 +157,7 @@ struct MetricsEndpointTests {
         try await Task.sleep(for: .milliseconds(30))
 
         let metrics = ProcessMetrics()
-        let monitor = ConsumerGroupMonitor(group: "g", streams: [stream], redis: redis, metrics: metrics.factory, logger: Logger(label: "test"))
+        let monitor = ConsumerGroupMonitor(group: "g", streams: [stream], redis: redis, metrics: metrics.factory)
         try await monitor.sample()
         var scrape = try Scrape.parse(String(decoding: metrics.exposition(), as: UTF8.self))
         #expect(scrape.value(ChorusMetric.consumerGroupLag.rawValue, ["stream": stream, "group": "g"]) == 3)
