@@ -198,18 +198,37 @@ public struct DeadLetterQueue: Sendable {
     }
 
     /// Republishes every dead letter that was not retried before, oldest first.
+    ///
+    /// Only the dead letters already there when it starts: an entry that fails again while this
+    /// runs is dead-lettered anew, and retrying those too would feed the loop with its own output.
     public func retryAll() async throws(OperatorError) -> [DeadLetterRetry] {
         try await target.withRedis { redis in
             var outcomes: [DeadLetterRetry] = []
+            guard let newest = try await redis.reverseRange(of: target.topology.deadLetterStream, count: 1).first?.reference.id else {
+                return outcomes
+            }
             var cursor: String?
-            while true {
+            pages: while true {
                 let page = try await redis.entries(of: target.topology.deadLetterStream, after: cursor, count: 200)
                 guard let last = page.last else { break }
-                for entry in page { outcomes.append(try await retry(DeadLetterEntry(entry, retriedAs: nil), redis: redis)) }
+                for entry in page {
+                    guard Self.streamID(entry.reference.id, isAtOrBefore: newest) else { break pages }
+                    outcomes.append(try await retry(DeadLetterEntry(entry, retriedAs: nil), redis: redis))
+                }
                 cursor = last.reference.id
             }
             return outcomes
         }
+    }
+
+    /// Whether stream id `id` comes no later than `limit` (ids compare by milliseconds, then sequence).
+    static func streamID(_ id: String, isAtOrBefore limit: String) -> Bool {
+        func parts(_ text: String) -> (Int64, Int64) {
+            let pieces = text.split(separator: "-", maxSplits: 1)
+            return (Int64(pieces.first ?? "") ?? 0, pieces.count > 1 ? Int64(pieces[1]) ?? 0 : 0)
+        }
+        let (a, b) = (parts(id), parts(limit))
+        return a.0 < b.0 || (a.0 == b.0 && a.1 <= b.1)
     }
 
     private func find(_ id: String, redis: RedisConnection) async throws -> DeadLetterEntry {

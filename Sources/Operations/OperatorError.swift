@@ -35,8 +35,9 @@ public enum OperatorError: Error, CustomStringConvertible, Sendable {
     /// Classifies a Redis failure: a connection problem is an outage, anything else a failure.
     /// - Parameter endpoint: where Redis was expected, without credentials.
     static func from(_ error: RedisError, endpoint: String) -> OperatorError {
-        if error.code == .authenticationFailed {
-            return .denied(server: "Redis at \(endpoint)", detail: error.message)
+        // Refused credentials, or none given where Redis wants some (the default user is off).
+        if error.code == .authenticationFailed || ["NOAUTH", "WRONGPASS", "NOPERM"].contains(error.serverErrorPrefix ?? "") {
+            return .denied(server: "Redis at \(endpoint)", detail: oneLine(error.message))
         }
         if error.code == .connectionFailed || error.code == .connectionLost {
             return .unavailable(server: "Redis at \(endpoint)", detail: error.message)
@@ -46,11 +47,17 @@ public enum OperatorError: Error, CustomStringConvertible, Sendable {
 
     /// Classifies a PostgreSQL failure: a connection problem is an outage, anything else a failure.
     static func from(_ error: PostgresError, endpoint: String) -> OperatorError {
+        // libpq gives no SQLSTATE when the connection is refused for its credentials: its message says so.
+        if error.isPermissionDenied || Self.credentialMessages.contains(where: error.message.contains) {
+            return .denied(server: "PostgreSQL at \(endpoint)", detail: oneLine(error.message))
+        }
         if error.isConnectionProblem {
             return .unavailable(server: "PostgreSQL at \(endpoint)", detail: oneLine(error.message))
         }
         return .failed("PostgreSQL: \(oneLine(error.message))")
     }
+
+    static let credentialMessages = ["password authentication failed", "no password supplied", "permission denied for database"]
 
     /// libpq's messages span lines; an operator's error is one.
     private static func oneLine(_ text: String) -> String {

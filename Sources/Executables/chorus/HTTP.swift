@@ -1,3 +1,4 @@
+import ArgumentParser
 import Foundation
 #if canImport(FoundationNetworking)
 import FoundationNetworking
@@ -22,7 +23,16 @@ enum HTTP {
             request.setValue("application/json", forHTTPHeaderField: "Content-Type")
         }
         for (name, value) in headers { request.setValue(value, forHTTPHeaderField: name) }
-        let (data, response) = try await URLSession.shared.data(for: request)
+        let data: Data
+        let response: URLResponse
+        do {
+            (data, response) = try await URLSession.shared.data(for: request)
+        } catch {
+            // One line and EX_UNAVAILABLE, as the other commands do, rather than an NSError dump.
+            let reason = (error as? URLError).map { "\($0.code == .timedOut ? "timed out" : "no answer") (\($0.code.rawValue))" } ?? "\(error)"
+            FileHandle.standardError.write(Data("chorus: \(target.scheme ?? "http")://\(target.host ?? "?"):\(target.port.map(String.init) ?? "") is unreachable: \(reason)\n".utf8))
+            throw ExitCode(69)
+        }
         return Answer(status: (response as? HTTPURLResponse)?.statusCode ?? 0, body: data)
     }
 
@@ -33,7 +43,7 @@ enum HTTP {
 
     static func pretty(_ data: Data) -> String {
         guard let object = try? JSONSerialization.jsonObject(with: data),
-            let formatted = try? JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys])
+            let formatted = try? JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
         else { return String(decoding: data, as: UTF8.self) }
         return String(decoding: formatted, as: UTF8.self)
     }

@@ -13,7 +13,19 @@ enum LocalDefaults {
     static func configuration(environment: [String: String] = ProcessInfo.processInfo.environment) throws(ConfigurationError) -> ChorusConfiguration {
         var configuration = try ChorusConfiguration.fromEnvironment(environment)
         let dataDirectory = URL(fileURLWithPath: environment["CHORUS_DATA_DIR"] ?? ".chorus")
-        guard let local = LocalStackCredentials.operator(dataDirectory: dataDirectory) else { return configuration }
+        let needed = !isSet("CHORUS_REDIS_URL", in: environment) || !isSet("CHORUS_DATABASE_URL", in: environment)
+        guard let local = LocalStackCredentials.operator(dataDirectory: dataDirectory) else {
+            if needed {
+                // Said before the command fails with a bare NOAUTH, so that the cause is plain.
+                FileHandle.standardError.write(Data("""
+                    chorus: no operator credentials in \(dataDirectory.standardizedFileURL.path)/credentials and no \
+                    CHORUS_REDIS_URL / CHORUS_DATABASE_URL: trying the unauthenticated defaults, which a running Chorus \
+                    refuses. Run from where `chorus up` runs, or set CHORUS_DATA_DIR (or the URLs).
+
+                    """.utf8))
+            }
+            return configuration
+        }
         if !isSet("CHORUS_REDIS_URL", in: environment) { configuration.redisURL = local.redisURL }
         if !isSet("CHORUS_DATABASE_URL", in: environment) { configuration.databaseURL = local.databaseURL }
         return configuration

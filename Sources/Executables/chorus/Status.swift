@@ -5,7 +5,7 @@ import Foundation
 struct Status: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Print a checkout's state, rebuilt from its events by the event store.",
-        discussion: "Exits 0 when the checkout completed, 1 when it failed or is unknown, 2 while it is still in flight."
+        discussion: "Exits 0 when the checkout completed, 1 when it failed, 2 while it is still in flight, 3 when the event store does not know it, 69 when the gateway is unreachable."
     )
 
     @OptionGroup var gateway: GatewayOptions
@@ -32,7 +32,8 @@ struct Status: AsyncParsableCommand {
                 switch status {
                 case "completed": return
                 case .some where !terminal: throw ExitCode(2)
-                default: throw ExitCode(1)
+                case .some: throw ExitCode(1)
+                case nil: throw ExitCode(answer.status == 404 ? 3 : 1)
                 }
             }
             try await Task.sleep(for: .milliseconds(200))

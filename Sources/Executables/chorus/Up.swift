@@ -12,7 +12,7 @@ struct Up: AsyncParsableCommand {
         discussion: "Data persists in the data directory between runs. Crashed processes are restarted with a backoff. Logs go to <data-dir>/logs. The demo data is loaded into an empty system. Each process connects as its own PostgreSQL role and Redis user, with passwords made on the first start in <data-dir>/credentials (readable by you alone; the operator's URLs are operator.redis-url and operator.database-url). Redis's default user is off and PostgreSQL asks TCP clients for a password. Needs redis-server, PostgreSQL and nginx: ./scripts/up installs them and builds first."
     )
 
-    @Option(help: "Where data, logs, credentials and runtime files go (default: CHORUS_DATA_DIR, else .chorus).")
+    @Option(help: "Where data, logs, credentials and runtime files go; CHORUS_DATA_DIR sets the default.")
     var dataDir = ProcessInfo.processInfo.environment["CHORUS_DATA_DIR"] ?? ".chorus"
 
     @Option(help: "The directory holding the Chorus executables (default: next to this one).")

@@ -1,6 +1,6 @@
 import CheckoutDomain
 import Foundation
-import Operations
+@testable import Operations
 import Redis
 import StreamRuntime
 import Testing
@@ -65,6 +65,36 @@ struct DeadLetterQueueTests {
         #expect(second.map(\.outcome) == [.alreadyRetried, .alreadyRetried])
         #expect(try await system.copies(of: one.eventID, in: one.stream) == 2)
         #expect(try await system.copies(of: two.eventID, in: two.stream) == 2)
+    }
+
+    @Test("retry --all while the failing groups still run retries only the dead letters there when it started")
+    func retryAllDoesNotFeedOnItself() async throws {
+        let system = try await ChorusSystem.start([.audit, .eventStore])
+        defer { Task { await system.shutdown() } }
+        let queue = DeadLetterQueue(target: system.operatorTarget)
+        _ = try await system.appendUndecodableEntry()
+        _ = try await system.appendUndecodableEntry()
+        _ = try await ChorusSystem.eventually("four dead letters") { try await system.deadLetters().count == 4 ? true : nil }
+
+        // Each republished entry fails again at once and is dead-lettered anew while this runs.
+        let outcomes = try await queue.retryAll()
+        #expect(outcomes.count == 4)
+        #expect(outcomes.filter { $0.outcome == .republished }.count == 2)
+        #expect(outcomes.filter { $0.outcome == .alreadyRetried }.count == 2)
+        _ = try await ChorusSystem.eventually("the republished entries to be dead-lettered again") {
+            try await system.deadLetters().count == 8 ? true : nil
+        }
+        try await system.waitUntilQuiet()
+        #expect(try await system.deadLetters().count == 8)
+    }
+
+    @Test("stream ids compare by milliseconds, then by sequence")
+    func streamIDOrder() {
+        #expect(DeadLetterQueue.streamID("5-0", isAtOrBefore: "5-0"))
+        #expect(DeadLetterQueue.streamID("5-1", isAtOrBefore: "10-0"))
+        #expect(DeadLetterQueue.streamID("9-99", isAtOrBefore: "10-0"))
+        #expect(!DeadLetterQueue.streamID("10-1", isAtOrBefore: "10-0"))
+        #expect(!DeadLetterQueue.streamID("100-0", isAtOrBefore: "99-5"))
     }
 
     @Test("operators retrying the same dead letter at the same moment publish it once")
