@@ -1,0 +1,96 @@
+import CheckoutDomain
+import Foundation
+import Provisioning
+import Testing
+
+/// The built `chorus` binary, run as an operator runs it: its wiring of options, credentials,
+/// output and exit codes, on a real system.
+@Suite("Operator CLI", .serialized)
+struct OperatorCLITests {
+    struct Run {
+        var status: Int32
+        var output: String
+        var errors: String
+    }
+
+    /// Runs `chorus arguments…` with `environment` added to (and `CHORUS_*` removed from) this
+    /// process's environment, in an empty directory so that no `.chorus` is found by accident.
+    static func chorus(_ arguments: [String], environment: [String: String]) throws -> Run {
+        let process = Process()
+        process.executableURL = try WorkerCrashTests.executable("chorus")
+        process.arguments = arguments
+        var base = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("CHORUS_") }
+        base.merge(environment) { $1 }
+        process.environment = base
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("chorus-cli-\(UUID().uuidString.prefix(8))")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        process.currentDirectoryURL = directory
+        let output = Pipe()
+        let errors = Pipe()
+        process.standardOutput = output
+        process.standardError = errors
+        try process.run()
+        let outputData = output.fileHandleForReading.readDataToEndOfFile()
+        let errorData = errors.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return Run(
+            status: process.terminationStatus, output: String(decoding: outputData, as: UTF8.self),
+            errors: String(decoding: errorData, as: UTF8.self))
+    }
+
+    @Test("with the operator's URLs, lag, verify and history answer and exit 0; unknown ids exit 1; missing credentials exit 77")
+    func exitCodes() async throws {
+        let system = try await ChorusSystem.start()
+        defer { Task { await system.shutdown() } }
+        try await system.seed(products: [("SKU-1", 500, 5)], customers: [("cus-1", 10_000)])
+        let answer = try await system.checkout(customer: "cus-1", store: "store-01", items: [("SKU-1", 1)])
+        let checkoutID = try #require(answer.json?["checkout_id"]?.string)
+        _ = try await system.terminalCheckout(checkoutID)
+        try await system.waitUntilQuiet()
+        let configuration = system.configuration
+        let operatorEnvironment = [
+            "CHORUS_REDIS_URL": await system.redisURL(for: .operator),
+            "CHORUS_DATABASE_URL": await system.databaseURL(for: .operator),
+            "CHORUS_STREAM_PREFIX": configuration.streamPrefix,
+            "CHORUS_PARTITIONS": String(configuration.partitions),
+        ]
+
+        let lag = try Self.chorus(["lag", "--json"], environment: operatorEnvironment)
+        #expect(lag.status == 0, "\(lag.errors)")
+        #expect(lag.output.contains(configuration.topology.checkoutStreams[0]))
+
+        let verify = try Self.chorus(["verify", "--wait-for-rest", "10"], environment: operatorEnvironment)
+        #expect(verify.status == 0, "\(verify.output)\(verify.errors)")
+        #expect(verify.output.contains("every invariant holds"))
+
+        let history = try Self.chorus(["history", checkoutID], environment: operatorEnvironment)
+        #expect(history.status == 0, "\(history.errors)")
+        #expect(history.output.contains("CheckoutCompleted"))
+
+        let unknown = try Self.chorus(["history", "no-such-checkout"], environment: operatorEnvironment)
+        #expect(unknown.status == 1)
+        let unknownLetter = try Self.chorus(["dlq", "show", "1-0"], environment: operatorEnvironment)
+        #expect(unknownLetter.status == 1)
+
+        // No URLs and no credentials where chorus up would keep them: Redis refuses, and says so.
+        var missing = operatorEnvironment
+        missing["CHORUS_REDIS_URL"] = nil
+        missing["CHORUS_DATABASE_URL"] = nil
+        missing["CHORUS_DATA_DIR"] = "/nonexistent-chorus-data"
+        let refused = try Self.chorus(["lag", "--redis-url", "redis://127.0.0.1:\(system.servers.redisPort)"], environment: missing)
+        #expect(refused.status == 77, "\(refused.errors)")
+        #expect(refused.errors.contains("refused the credentials"))
+
+        let badVariable = try Self.chorus(["lag"], environment: operatorEnvironment.merging(["CHORUS_PARTITIONS": "zero"]) { $1 })
+        #expect(badVariable.status == 78)
+        let usage = try Self.chorus(["lag", "--no-such-flag"], environment: operatorEnvironment)
+        #expect(usage.status == 64)
+        let unreachable = try Self.chorus(
+            ["lag"], environment: operatorEnvironment.merging(["CHORUS_REDIS_URL": "redis://127.0.0.1:1"]) { $1 })
+        #expect(unreachable.status == 69)
+        for run in [lag, verify, history, unknown, refused, unreachable] {
+            #expect(!run.output.contains(configuration.redisURL) && !run.errors.contains("@127.0.0.1"), "a URL with its password was printed")
+        }
+    }
+}
