@@ -153,7 +153,7 @@ let package = Package(
         .target(
             name: "Operations",
             dependencies: [
-                "Redis", "Postgres", "StreamRuntime", "CheckoutDomain",
+                "Redis", "Postgres", "StreamRuntime", "CheckoutDomain", "EventStore",
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
             ],
             swiftSettings: strict

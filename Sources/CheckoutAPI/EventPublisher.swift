@@ -1,6 +1,5 @@
 import CheckoutDomain
 import CoreMetrics
-import Observability
 import Redis
 import StreamRuntime
 
@@ -24,12 +23,6 @@ public struct EventPublisher: Sendable {
     /// Appends the entries; when this returns, Redis has them.
     public func publish(_ entries: [OutgoingEntry]) async throws {
         try await redis.connection.append(entries)
-        for entry in entries {
-            guard let type = entry.fields.first(where: { $0.name == StreamField.type })?.value else { continue }
-            Counter(
-                label: ChorusMetric.eventsPublished.rawValue, dimensions: [("producer", Worker.checkoutAPI.rawValue), ("type", type)],
-                factory: metrics
-            ).increment()
-        }
+        PublishMetrics(producer: Worker.checkoutAPI.rawValue, factory: metrics).record(entries)
     }
 }

@@ -50,21 +50,8 @@ public struct EventStoreReader: Sendable {
         guard kinds.count == 1 else { throw EventStoreReadError.ambiguous(id, kinds.sorted { $0.rawValue < $1.rawValue }) }
         var events: [StoredEvent] = []
         for row in rows {
-            let eventID: String = try row.decode("event_id")
-            do {
-                let event = try DomainEvent.decode(type: try row.decode("event_type"), payload: try row.decode("payload"))
-                guard let occurredAt = Timestamp.parse(try row.decode("occurred_at")) else {
-                    throw EventStoreReadError.undecodable(eventID: eventID, reason: "occurred_at")
-                }
-                let metadata = EventMetadata(
-                    correlationID: try row.decode("correlation_id"), causationID: try row.decodeIfPresent("causation_id"),
-                    producer: try row.decode("producer"), occurredAt: occurredAt)
-                events.append(StoredEvent(
-                    position: try row.decode("position"), version: try row.decode("version"),
-                    envelope: EventEnvelope(eventID: eventID, event: event, metadata: metadata)))
-            } catch let error as EventDecodingError {
-                throw EventStoreReadError.undecodable(eventID: eventID, reason: error.description)
-            }
+            events.append(StoredEvent(
+                position: try row.decode("position"), version: try row.decode("version"), envelope: try EventEnvelope(eventStoreRow: row)))
         }
         return AggregateHistory(reference: AggregateReference(kind: found, id: id), events: events)
     }

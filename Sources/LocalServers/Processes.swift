@@ -41,19 +41,23 @@ public enum Watchdog {
     /// - Parameters:
     ///   - stopSignal: the signal that stops the server cleanly (`TERM`, `INT`).
     ///   - cleanup: a directory to remove once the server has stopped.
-    public static func launch(name: String, command: [String], stopSignal: String, cleanup: String?) throws {
+    ///   - log: a file that receives the server's output (appended); `nil` discards it.
+    /// - Returns: the watchdog; sending it SIGTERM stops the server before the test process ends.
+    @discardableResult
+    public static func launch(name: String, command: [String], stopSignal: String, cleanup: String?, log: URL? = nil) throws -> ChildProcess {
         let quoted = command.map(quote).joined(separator: " ")
         let remove = cleanup.map { "rm -rf \(quote($0))" } ?? ":"
+        let output = log.map { " >>\(quote($0.path)) 2>&1" } ?? ""
         let script = """
-            \(quoted) &
+            \(quoted)\(output) &
             server=$!
             trap 'kill -\(stopSignal) $server 2>/dev/null' TERM INT
-            while kill -0 \(getpid()) 2>/dev/null && kill -0 $server 2>/dev/null; do sleep 0.5; done
+            while kill -0 \(getpid()) 2>/dev/null && kill -0 $server 2>/dev/null; do sleep 0.2; done
             kill -\(stopSignal) $server 2>/dev/null
             wait $server 2>/dev/null
             \(remove)
             """
-        _ = try ChildProcess(command: ["/bin/sh", "-c", script], output: nil)
+        return try ChildProcess(command: ["/bin/sh", "-c", script], output: nil)
     }
 
     private static func quote(_ text: String) -> String {

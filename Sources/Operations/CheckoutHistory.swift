@@ -1,4 +1,5 @@
 import CheckoutDomain
+import EventStore
 import Foundation
 import Postgres
 
@@ -70,14 +71,8 @@ public struct CheckoutHistory: Sendable, Hashable, Encodable {
                     offsetMilliseconds: milliseconds - start, sincePreviousMilliseconds: previous.map { milliseconds - $0 })
                 previous = milliseconds
                 events.append(event)
-                if let decoded = try? DomainEvent.decode(type: event.type, payload: try row.decode("payload")),
-                    let date = Timestamp.parse(occurredAt)
-                {
-                    envelopes.append(EventEnvelope(
-                        eventID: event.eventID, event: decoded,
-                        metadata: EventMetadata(correlationID: event.correlationID, causationID: event.causationID,
-                                                producer: event.producer, occurredAt: date)))
-                }
+                // An event that no longer decodes still shows in the history; only the status skips it.
+                if let envelope = try? EventEnvelope(eventStoreRow: row) { envelopes.append(envelope) }
             }
             return CheckoutHistory(checkoutID: checkoutID, status: CheckoutState.rebuild(envelopes)?.status.rawValue, events: events)
         }

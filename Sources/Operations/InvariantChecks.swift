@@ -1,4 +1,5 @@
 import CheckoutDomain
+import EventStore
 import Foundation
 import Postgres
 
@@ -45,20 +46,10 @@ struct VerificationFacts {
         var envelopes: [Int64: EventEnvelope] = [:]
         for row in tables.events {
             eventCount += 1
-            let eventID: String = try row.decode("event_id")
             do {
-                let event = try DomainEvent.decode(type: try row.decode("event_type"), payload: try row.decode("payload"))
-                guard let occurredAt = Timestamp.parse(try row.decode("occurred_at")) else {
-                    undecodable.append(Violation(subject: "event \(eventID)", message: "occurred_at is not a time"))
-                    continue
-                }
-                envelopes[try row.decode("position")] = EventEnvelope(
-                    eventID: eventID, event: event,
-                    metadata: EventMetadata(
-                        correlationID: try row.decode("correlation_id"), causationID: try row.decodeIfPresent("causation_id"),
-                        producer: try row.decode("producer"), occurredAt: occurredAt))
-            } catch let error as EventDecodingError {
-                undecodable.append(Violation(subject: "event \(eventID)", message: "does not decode: \(error)"))
+                envelopes[try row.decode("position")] = try EventEnvelope(eventStoreRow: row)
+            } catch EventStoreReadError.undecodable(let eventID, let reason) {
+                undecodable.append(Violation(subject: "event \(eventID)", message: "does not decode: \(reason)"))
             }
         }
         var histories: [AggregateReference: [EventEnvelope]] = [:]

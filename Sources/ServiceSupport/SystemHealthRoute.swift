@@ -36,11 +36,9 @@ struct SystemHealthRoute: Sendable {
     }
 
     func check() async -> Report {
-        let session = URLSession(configuration: .ephemeral)
-        defer { session.finishTasksAndInvalidate() }
         let services = await withTaskGroup(of: (String, ServiceReport).self) { group in
             for peer in peers {
-                group.addTask { (peer.name, await Self.readiness(of: peer, session: session)) }
+                group.addTask { (peer.name, await Self.readiness(of: peer)) }
             }
             var services: [String: ServiceReport] = [:]
             for await (name, report) in group { services[name] = report }
@@ -50,12 +48,12 @@ struct SystemHealthRoute: Sendable {
         return Report(status: healthy ? "ok" : "degraded", services: services)
     }
 
-    private static func readiness(of peer: ChorusConfiguration.HealthPeer, session: URLSession) async -> ServiceReport {
+    private static func readiness(of peer: ChorusConfiguration.HealthPeer) async -> ServiceReport {
         guard let url = URL(string: peer.baseURL + "/ready") else { return ServiceReport(status: "misconfigured") }
         var request = URLRequest(url: url)
         request.timeoutInterval = 2
         do {
-            let (data, _) = try await session.data(for: request)
+            let (data, _) = try await URLSession.shared.data(for: request)
             let answer = try JSONDecoder().decode(Readiness.self, from: data)
             return ServiceReport(status: answer.status, checks: answer.checks)
         } catch {

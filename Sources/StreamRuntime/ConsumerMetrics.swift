@@ -38,9 +38,22 @@ struct ConsumerMetrics: Sendable {
         ).increment(by: count)
     }
 
-    /// Counts appended entries by producer and type; entries without them (dead letters) are
+}
+
+/// Counts the events a producer appends to its streams, by type
+/// (`chorus_events_published_total`): the consumers' outputs and the checkout-api's requests alike.
+public struct PublishMetrics: Sendable {
+    let producer: String
+    let factory: any MetricsFactory
+
+    public init(producer: String, factory: any MetricsFactory) {
+        self.producer = producer
+        self.factory = factory
+    }
+
+    /// Counts appended entries by their `type` field; entries without one (dead letters) are
     /// counted as dead letters instead.
-    func recordPublished(_ entries: [OutgoingEntry], producer: String) {
+    public func record(_ entries: [OutgoingEntry]) {
         var counts: [String: Int] = [:]
         for entry in entries {
             guard let type = entry.fields.first(where: { $0.name == "type" })?.value else { continue }

@@ -276,7 +276,7 @@ private struct ConsumerLoop<Handler: StreamBatchHandler> {
         }
         outcome.deadLettered += deadLetters
         try await redis.append(outcome.publish)
-        consumer.metrics.recordPublished(outcome.publish, producer: configuration.group)
+        PublishMetrics(producer: configuration.group, factory: consumer.metrics.factory).record(outcome.publish)
         try await redis.append(outcome.deadLettered.map(deadLetterEntry))
         if !outcome.deadLettered.isEmpty { consumer.metrics.deadLetters.increment(by: outcome.deadLettered.count) }
         let done = outcome.acknowledged + outcome.deadLettered.map(\.entry.reference)
