@@ -24,7 +24,7 @@ struct DeadLetters: AsyncParsableCommand {
             abstract: "List dead letters, newest first.",
             discussion: """
                 One row each: id, when it was dead-lettered, source stream, group, deliveries, event type, whether it \
-                was retried, and the reason. Exits 0, or 69 when Redis cannot be reached.
+                was retried, and the reason. Exits 0, or 69 when Redis cannot be reached; 77 when it refuses the credentials.
 
                 Example:
                   chorus dlq list --limit 5
@@ -68,7 +68,7 @@ struct DeadLetters: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Show everything about one dead letter, with its original entry laid out.",
             discussion: """
-                Exits 0; 1 when there is no such dead letter; 69 when Redis cannot be reached.
+                Exits 0; 1 when there is no such dead letter; 69 when Redis cannot be reached; 77 when it refuses the credentials.
 
                 Example:
                   chorus dlq show 1732262102123-0
@@ -106,7 +106,7 @@ struct DeadLetters: AsyncParsableCommand {
                 which records the new id in <prefix>:dead-letter:retried. A second retry prints "skipped … \
                 already retried" and publishes nothing.
 
-                Exits 0; 1 when the id is unknown or the entry cannot be republished; 69 when Redis cannot be reached.
+                Exits 0; 1 when the id is unknown or the entry cannot be republished; 69 when Redis cannot be reached; 77 when it refuses the credentials.
 
                 Example:
                   chorus dlq retry 1732262102123-0

@@ -11,7 +11,7 @@ struct History: AsyncParsableCommand {
             offset from the first event, the time since the previous one, the type, the service that \
             produced it and the event id. The first line gives the checkout's status, folded from these events.
 
-            Exits 0; 1 when the event store holds no event of this checkout; 69 when PostgreSQL cannot be reached.
+            Exits 0; 1 when the event store holds no event of this checkout; 69 when PostgreSQL cannot be reached; 77 when it refuses the credentials.
 
             Example:
               chorus history 5f0c2a9e-0d7b-4c1e-9a51-3c1f8f0b2d44

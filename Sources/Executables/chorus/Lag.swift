@@ -14,7 +14,7 @@ struct Lag: AsyncParsableCommand {
             Redis cannot always count the lag: after entries were deleted from the part of a stream a group has \
             not read yet, it reports the lag as unknown. This command then prints "unknown" (null in JSON), never 0.
 
-            Exits 0, or 69 when Redis cannot be reached.
+            Exits 0, or 69 when Redis cannot be reached; 77 when it refuses the credentials.
 
             Example:
               chorus lag

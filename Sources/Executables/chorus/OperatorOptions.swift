@@ -53,7 +53,8 @@ struct OperatorOptions: ParsableArguments {
 }
 
 /// Runs an operator command's work and turns its failure into one line on stderr and the
-/// conventional exit status: 69 when a server is unreachable, 1 otherwise.
+/// conventional exit status: 69 when a server is unreachable, 77 when it refuses the credentials,
+/// 1 otherwise.
 enum OperatorCommand {
     static func run<Value>(_ name: String, _ body: () async throws(OperatorError) -> Value) async throws -> Value {
         do {

@@ -24,7 +24,7 @@ struct Verify: AsyncParsableCommand {
             anyway. While traffic flows, the reservation, charge and read model of a checkout in flight are \
             listed as in flight, not as violations.
 
-            Exits 0 when every invariant holds, 1 when any is violated, 69 when PostgreSQL cannot be reached.
+            Exits 0 when every invariant holds, 1 when any is violated, 69 when PostgreSQL cannot be reached; 77 when it refuses the credentials.
 
             Example:
               chorus verify
