@@ -4,8 +4,10 @@ import Foundation
 
 /// One connection to PostgreSQL through libpq, owned by an actor that runs on a thread of its own.
 ///
-/// Every statement goes through `PQexecParams` with its data as parameters: SQL text never
-/// holds data. libpq blocks, so the actor's executor is a ``DedicatedThreadExecutor``.
+/// Every statement travels with its data as parameters: SQL text never holds data. A statement
+/// with parameters is prepared once per session (`PQprepare`) and then only executed
+/// (`PQexecPrepared`), so the server parses and plans the hot path's statements once, not on
+/// every call. libpq blocks, so the actor's executor is a ``DedicatedThreadExecutor``.
 /// A connection found broken is reset before the next statement.
 public actor PostgresConnection {
     /// The libpq connection string or `postgresql://` URL.
@@ -20,15 +22,32 @@ public actor PostgresConnection {
     /// Whether a transaction is open: a connection lost inside one must not be silently
     /// reset, or its `COMMIT` would run on a fresh session and report success for nothing.
     private var isInTransaction = false
+    /// Statements prepared on the current session, by SQL text, with their server-side names.
+    /// A new session (reset or reconnect) starts with none.
+    private var prepared: [String: String] = [:]
+    /// Names prepared statements; never reused within a session.
+    private var preparedSerial = 0
+    /// Statements are prepared only while fewer than this many are: SQL texts come from the code,
+    /// so the set is small, and the bound keeps a caller that builds many texts from leaking.
+    private static let preparedLimit = 512
+    /// How many round trips this connection made to the server, for benchmarks and tests.
+    public private(set) var roundTrips = 0
 
     public nonisolated var unownedExecutor: UnownedSerialExecutor {
         executor.asUnownedSerialExecutor()
     }
 
+    /// Settings applied to every session this connection opens (`set_config`), such as
+    /// ``PostgresSessionSettings/keyLookups``.
+    public nonisolated let sessionSettings: PostgresSessionSettings
+
     /// Creates a connection; it opens lazily, on the first statement.
-    /// - Parameter connectionString: a libpq connection string or URL. It is never logged.
-    public init(connectionString: String) {
+    /// - Parameters:
+    ///   - connectionString: a libpq connection string or URL. It is never logged.
+    ///   - sessionSettings: settings for every session, applied again after a reconnect.
+    public init(connectionString: String, sessionSettings: PostgresSessionSettings = .serverDefaults) {
         self.connectionString = connectionString
+        self.sessionSettings = sessionSettings
         self.executor = DedicatedThreadExecutor(name: "postgres")
     }
 
@@ -53,6 +72,7 @@ public actor PostgresConnection {
     public func close() {
         if let connection { PQfinish(connection) }
         connection = nil
+        prepared = [:]
         isClosed = true
     }
 
@@ -67,10 +87,41 @@ public actor PostgresConnection {
         let cStrings = texts.map { $0.flatMap { strdup($0) } }
         defer { cStrings.forEach { free($0) } }
         let values: [UnsafePointer<CChar>?] = cStrings.map { $0.map { UnsafePointer($0) } }
+        let name = parameters.isEmpty ? nil : try preparedName(of: sql, on: connection)
+        roundTrips += 1
         let result = values.withUnsafeBufferPointer { buffer in
-            PQexecParams(connection, sql, Int32(values.count), nil, buffer.baseAddress, nil, nil, 0)
+            if let name {
+                PQexecPrepared(connection, name, Int32(values.count), buffer.baseAddress, nil, nil, 0)
+            } else {
+                PQexecParams(connection, sql, Int32(values.count), nil, buffer.baseAddress, nil, nil, 0)
+            }
         }
-        return try Self.rows(from: result, connection: connection, statement: sql)
+        do {
+            return try Self.rows(from: result, connection: connection, statement: sql)
+        } catch {
+            // A table changed under a prepared statement: prepare it afresh next time.
+            if error.sqlState == "0A000" { prepared[sql] = nil }
+            throw error
+        }
+    }
+
+    /// The name `sql` is prepared under on this session, preparing it first if needed; `nil`
+    /// when too many statements are prepared already.
+    private func preparedName(of sql: String, on connection: OpaquePointer) throws(PostgresError) -> String? {
+        if let name = prepared[sql] { return name }
+        guard prepared.count < Self.preparedLimit else { return nil }
+        preparedSerial += 1
+        let name = "chorus_\(preparedSerial)"
+        roundTrips += 1
+        _ = try Self.rows(from: PQprepare(connection, name, sql, 0, nil), connection: connection, statement: sql)
+        prepared[sql] = name
+        return name
+    }
+
+    /// Runs `body` on the connection's thread: several statements, and the work between them,
+    /// for the price of one hop to that thread. Each statement commits on its own.
+    public func run<Result: Sendable>(_ body: @Sendable (isolated PostgresConnection) throws -> Result) throws -> Result {
+        try body(self)
     }
 
     /// Runs `body` inside `BEGIN` … `COMMIT`, rolling back if it throws.
@@ -131,7 +182,11 @@ public actor PostgresConnection {
                 throw PostgresError(code: .connectionLost, message: "the connection broke inside a transaction")
             }
             PQreset(connection)
-            if PQstatus(connection) == CONNECTION_OK { return connection }
+            prepared = [:]
+            if PQstatus(connection) == CONNECTION_OK {
+                try Self.apply(sessionSettings, to: connection)
+                return connection
+            }
             let message = Self.errorMessage(connection)
             throw PostgresError(code: .connectionFailed, message: message)
         }
@@ -145,8 +200,28 @@ public actor PostgresConnection {
         }
         // Notices such as "relation already exists, skipping" are expected; keep stderr clean.
         PQsetNoticeProcessor(opened, { _, _ in }, nil)
+        do {
+            try Self.apply(sessionSettings, to: opened)
+        } catch {
+            PQfinish(opened)
+            throw error
+        }
         connection = opened
+        prepared = [:]
         return opened
+    }
+
+    private static func apply(_ settings: PostgresSessionSettings, to connection: OpaquePointer) throws(PostgresError) {
+        for (name, value) in settings.values {
+            let statement = "SELECT set_config($1, $2, false)"
+            let result = name.withCString { name in
+                value.withCString { value in
+                    let parameters: [UnsafePointer<CChar>?] = [name, value]
+                    return parameters.withUnsafeBufferPointer { PQexecParams(connection, statement, 2, nil, $0.baseAddress, nil, nil, 0) }
+                }
+            }
+            _ = try rows(from: result, connection: connection, statement: statement)
+        }
     }
 
     private static func errorMessage(_ connection: OpaquePointer) -> String {
@@ -191,4 +266,39 @@ public actor PostgresConnection {
         let affected = PQcmdTuples(result).flatMap { Int(String(cString: $0)) } ?? rowCount
         return PostgresRows(columns: columns, cells: cells, affectedRows: affected, statement: statement)
     }
+}
+
+/// Settings a connection applies to each of its sessions.
+public struct PostgresSessionSettings: Sendable, Hashable {
+    /// Setting names and values, applied in this order.
+    public var values: [(name: String, value: String)] {
+        get { storage.map { ($0.name, $0.value) } }
+        set { storage = newValue.map { Setting(name: $0.name, value: $0.value) } }
+    }
+    private var storage: [Setting]
+
+    private struct Setting: Hashable {
+        var name: String
+        var value: String
+    }
+
+    public init(_ values: [(name: String, value: String)]) {
+        self.storage = values.map { Setting(name: $0.name, value: $0.value) }
+    }
+
+    /// The server's own settings, unchanged.
+    public static let serverDefaults = PostgresSessionSettings([])
+
+    /// For sessions whose statements all find their rows by key (a worker's batches, the
+    /// checkout API's request path).
+    ///
+    /// Prepared statements then run one generic plan, planned once per session, and the planner
+    /// prefers an index to a sequential scan even while a table is still small. Left to its
+    /// defaults, the server plans each execution anew whenever it guesses the values might
+    /// matter (planning then costs more than running), or it settles on the plan it made when a
+    /// table was nearly empty, a sequential scan, and keeps it as the table grows.
+    public static let keyLookups = PostgresSessionSettings([
+        (name: "plan_cache_mode", value: "force_generic_plan"),
+        (name: "enable_seqscan", value: "off"),
+    ])
 }

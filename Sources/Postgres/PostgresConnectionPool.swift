@@ -7,8 +7,9 @@ public final class PostgresConnectionPool: Sendable {
     private let next = Atomic<Int>(0)
 
     /// - Parameter size: how many connections to open (at least one).
-    public init(connectionString: String, size: Int) {
-        connections = (0..<max(1, size)).map { _ in PostgresConnection(connectionString: connectionString) }
+    /// - Parameter sessionSettings: applied to every connection's sessions.
+    public init(connectionString: String, size: Int, sessionSettings: PostgresSessionSettings = .serverDefaults) {
+        connections = (0..<max(1, size)).map { _ in PostgresConnection(connectionString: connectionString, sessionSettings: sessionSettings) }
     }
 
     /// The connection to use for the next statement or transaction.

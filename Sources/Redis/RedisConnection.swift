@@ -193,20 +193,25 @@ public actor RedisConnection {
         _ arguments: [String],
         _ body: (Int32, UnsafeMutablePointer<UnsafePointer<CChar>?>?, UnsafePointer<Int>?) -> Result
     ) -> Result {
-        var bytes: [CChar] = []
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(arguments.reduce(1) { $0 + $1.utf8.count })
         var offsets: [Int] = []
+        offsets.reserveCapacity(arguments.count)
         var lengths: [Int] = []
+        lengths.reserveCapacity(arguments.count)
         for argument in arguments {
             offsets.append(bytes.count)
-            lengths.append(argument.utf8.count)
-            bytes.append(contentsOf: argument.utf8.map { CChar(bitPattern: $0) })
+            bytes.append(contentsOf: argument.utf8)
+            lengths.append(bytes.count - offsets[offsets.count - 1])
         }
         bytes.append(0)
-        return bytes.withUnsafeBufferPointer { buffer in
-            var argv: [UnsafePointer<CChar>?] = offsets.map { offset in buffer.baseAddress.map { base in base + offset } }
-            return argv.withUnsafeMutableBufferPointer { argvBuffer in
-                lengths.withUnsafeBufferPointer { lengthBuffer in
-                    body(Int32(arguments.count), argvBuffer.baseAddress, lengthBuffer.baseAddress)
+        return bytes.withUnsafeBufferPointer { raw in
+            raw.withMemoryRebound(to: CChar.self) { buffer in
+                var argv: [UnsafePointer<CChar>?] = offsets.map { offset in buffer.baseAddress.map { base in base + offset } }
+                return argv.withUnsafeMutableBufferPointer { argvBuffer in
+                    lengths.withUnsafeBufferPointer { lengthBuffer in
+                        body(Int32(arguments.count), argvBuffer.baseAddress, lengthBuffer.baseAddress)
+                    }
                 }
             }
         }
