@@ -89,4 +89,48 @@ struct TimestampTests {
             #expect((seconds * 1_000).rounded(.down) / 1_000 == seconds)
         }
     }
+
+    @Test("format agrees with Foundation's ISO 8601 formatter across two centuries, leap days included")
+    func formatAgreesWithFoundation() {
+        // Whole seconds from Foundation (its fraction truncates binary fractions), the millisecond by hand.
+        let reference = Date.ISO8601FormatStyle(timeZone: .gmt)
+        var generator = SplitMix64(seed: 7)
+        var instants: [Int64] = [951_782_400_000, 951_868_799_999, 4_107_542_400_000, -2_208_988_800_000]  // 2000-02-29, 2100-03-01, 1900-01-01
+        for _ in 0..<2_000 { instants.append(Int64(generator.nextValue() % 7_258_118_400_000) - 2_208_988_800_000) }
+        var mismatches: [String] = []
+        for milliseconds in instants {
+            let date = Date(timeIntervalSince1970: Double(milliseconds) / 1000)
+            let fraction = ((milliseconds % 1000) + 1000) % 1000
+            let seconds = Date(timeIntervalSince1970: Double((milliseconds - fraction) / 1000))
+            let digits = String(fraction)
+            let expected = seconds.formatted(reference).dropLast() + "." + String(repeating: "0", count: 3 - digits.count) + digits + "Z"
+            if Timestamp.format(date) != expected { mismatches.append("\(milliseconds): \(Timestamp.format(date)) != \(expected)") }
+            if Timestamp.parse(expected) != date { mismatches.append("parse \(expected)") }
+        }
+        #expect(mismatches.isEmpty, "\(mismatches.prefix(5))")
+    }
+
+    @Test(
+        "parse rejects days and times that do not exist",
+        arguments: ["2026-02-29T00:00:00Z", "2100-02-29T00:00:00Z", "2026-04-31T00:00:00Z", "2026-11-22T24:00:00Z",
+                    "2026-11-22T09:60:00Z", "2026-11-22T09:15:60Z", "2026-11-22T09:15:02.1234Z", "2026-11-22T09:15:02.Z",
+                    "2026-11-22T09:15:02,123Z", "+026-11-22T09:15:02Z", "2026-11-22T09:15:0aZ"]
+    )
+    func parseRejectsImpossibleTimes(text: String) {
+        #expect(Timestamp.parse(text) == nil)
+    }
+
+    @Test("parse accepts a leap day and one or two fraction digits")
+    func parseAcceptsLeapDaysAndShortFractions() {
+        #expect(Timestamp.parse("2024-02-29T00:00:00Z") == Date(timeIntervalSince1970: 1_709_164_800))
+        #expect(Timestamp.parse("2026-11-22T09:15:02.5Z") == Date(timeIntervalSince1970: 1_795_338_902.5))
+        #expect(Timestamp.parse("2026-11-22T09:15:02.25Z") == Date(timeIntervalSince1970: 1_795_338_902.25))
+    }
+
+    @Test("utcDay is the calendar day in UTC, before and after midnight")
+    func utcDay() {
+        #expect(Timestamp.utcDay(Date(timeIntervalSince1970: 1_795_305_599.999)) == "2026-11-21")
+        #expect(Timestamp.utcDay(Date(timeIntervalSince1970: 1_795_305_600)) == "2026-11-22")
+        #expect(Timestamp.utcDay(Date(timeIntervalSince1970: -1)) == "1969-12-31")
+    }
 }
