@@ -8,7 +8,7 @@ import Postgres
 ///
 /// Rows are locked (`FOR UPDATE`, in SKU order) before the all-or-nothing decision, so
 /// concurrent reservations never oversell; the table's checks back that up.
-public struct StockReservationEffect: EventEffect {
+public struct StockReservationEffect: SingleEventEffect {
     public let worker = Worker.stockReservation
     public let schema = "stock_reservation"
 
@@ -79,13 +79,15 @@ public struct StockReservationEffect: EventEffect {
         for row in rows { available[try row.decode("sku")] = try row.decode("available", as: Int.self) }
         let decision = StockReservationRule.decide(checkout, available: available)
         if case .stockReserved = decision {
+            // One row per SKU: an UPDATE … FROM applies only one of several matching rows.
+            let requested = StockReservationRule.unitsPerSKU(checkout.lines)
             try database.query(
                 """
                 UPDATE stock_reservation.stock AS stock SET reserved = stock.reserved + line.quantity
                 FROM unnest($2::text[], $3::integer[]) AS line(sku, quantity)
                 WHERE stock.store_id = $1 AND stock.sku = line.sku
                 """,
-                [checkout.storeID, PostgresTextArray(skus), PostgresTextArray(checkout.lines.map { String($0.quantity) })])
+                [checkout.storeID, PostgresTextArray(requested.order), PostgresTextArray(requested.order.map { requested.units[$0] ?? 0 })])
             try database.query(
                 "INSERT INTO stock_reservation.reservations (checkout_id, store_id, lines, status) VALUES ($1, $2, $3::jsonb, 'reserved')",
                 [checkout.checkoutID, checkout.storeID, try Self.encode(checkout.lines)])
@@ -93,29 +95,28 @@ public struct StockReservationEffect: EventEffect {
         return decision
     }
 
-    /// Releases or sells a reservation, once: only a reservation still `reserved` changes.
+    /// Releases or sells a reservation, once: only a reservation still `reserved` changes, and
+    /// its lines move the stock in the same statement.
     private func settle(checkoutID: String, to status: String, in database: isolated PostgresConnection) throws {
-        let rows = try database.query(
-            """
-            UPDATE stock_reservation.reservations SET status = $2, updated_at = now()
-            WHERE checkout_id = $1 AND status = 'reserved'
-            RETURNING store_id, lines::text AS lines
-            """,
-            [checkoutID, status])
-        guard let row = rows.first else { return }
-        let lines = try JSONDecoder().decode([CheckoutLine].self, from: Data(try row.decode("lines", as: String.self).utf8))
-        let sold = status == "sold"
         try database.query(
             """
+            WITH settled AS (
+                UPDATE stock_reservation.reservations SET status = $2, updated_at = now()
+                WHERE checkout_id = $1 AND status = 'reserved'
+                RETURNING store_id, lines
+            )
             UPDATE stock_reservation.stock AS stock
             SET reserved = stock.reserved - line.quantity,
-                on_hand = stock.on_hand - CASE WHEN $4 THEN line.quantity ELSE 0 END,
-                sold = stock.sold + CASE WHEN $4 THEN line.quantity ELSE 0 END
-            FROM unnest($2::text[], $3::integer[]) AS line(sku, quantity)
-            WHERE stock.store_id = $1 AND stock.sku = line.sku
+                on_hand = stock.on_hand - CASE WHEN $3 THEN line.quantity ELSE 0 END,
+                sold = stock.sold + CASE WHEN $3 THEN line.quantity ELSE 0 END
+            FROM settled, LATERAL (
+                -- One row per SKU: an UPDATE … FROM applies only one of several matching rows.
+                SELECT sku, sum(quantity)::integer AS quantity
+                FROM jsonb_to_recordset(settled.lines) AS line(sku text, quantity integer) GROUP BY sku
+            ) AS line
+            WHERE stock.store_id = settled.store_id AND stock.sku = line.sku
             """,
-            [try row.decode("store_id", as: String.self), PostgresTextArray(lines.map(\.sku)),
-             PostgresTextArray(lines.map { String($0.quantity) }), sold])
+            [checkoutID, status, status == "sold"])
     }
 
     static func encode(_ lines: [CheckoutLine]) throws -> String {

@@ -35,6 +35,20 @@ struct SagaRulesTests {
                     checkoutID: Fixture.checkoutID, reason: "insufficient_stock", sku: "sku-a", requested: 2, available: 1)))
     }
 
+    @Test("lines of the same product count together: two lines of one unit need two units")
+    func repeatedProductLinesAddUp() {
+        let twice = Fixture.facts(lines: [
+            Fixture.line("sku-a", quantity: 1, unitPriceCents: 100), Fixture.line("sku-a", quantity: 1, unitPriceCents: 100),
+        ])
+        #expect(
+            StockReservationRule.decide(twice, available: ["sku-a": 1])
+                == .stockReservationFailed(StockReservationFailed(
+                    checkoutID: Fixture.checkoutID, reason: "insufficient_stock", sku: "sku-a", requested: 2, available: 1)))
+        #expect(StockReservationRule.decide(twice, available: ["sku-a": 2]).type == .stockReserved)
+        let units = StockReservationRule.unitsPerSKU(twice.lines + [Fixture.line("sku-b", quantity: 3, unitPriceCents: 1)])
+        #expect(units.order == ["sku-a", "sku-b"] && units.units == ["sku-a": 2, "sku-b": 3])
+    }
+
     @Test("the first line that fails, in checkout order, is the one reported")
     func firstFailureReported() {
         guard case .stockReservationFailed(let failure) = StockReservationRule.decide(Self.facts, available: ["sku-a": 0, "sku-b": 0]) else {

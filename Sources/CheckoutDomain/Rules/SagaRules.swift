@@ -2,19 +2,34 @@
 public enum StockReservationRule {
     /// - Parameter available: units that can be reserved (on hand minus reserved) per SKU at the
     ///   checkout's store; a SKU missing from it is not stocked there.
+    ///
+    /// Lines of the same SKU count together: two lines of one unit need two units.
     public static func decide(_ checkout: CheckoutFacts, available: [String: Int]) -> DomainEvent {
-        for line in checkout.lines {
-            guard let units = available[line.sku] else {
+        let requested = unitsPerSKU(checkout.lines)
+        for sku in requested.order {
+            let quantity = requested.units[sku] ?? 0
+            guard let units = available[sku] else {
                 return .stockReservationFailed(StockReservationFailed(
-                    checkoutID: checkout.checkoutID, reason: "unknown_product", sku: line.sku, requested: line.quantity, available: 0))
+                    checkoutID: checkout.checkoutID, reason: "unknown_product", sku: sku, requested: quantity, available: 0))
             }
-            if units < line.quantity {
+            if units < quantity {
                 return .stockReservationFailed(StockReservationFailed(
-                    checkoutID: checkout.checkoutID, reason: "insufficient_stock", sku: line.sku,
-                    requested: line.quantity, available: max(0, units)))
+                    checkoutID: checkout.checkoutID, reason: "insufficient_stock", sku: sku,
+                    requested: quantity, available: max(0, units)))
             }
         }
         return .stockReserved(StockReserved(checkout: checkout))
+    }
+
+    /// The units the lines ask for, per SKU, with the SKUs in the order they first appear.
+    public static func unitsPerSKU(_ lines: [CheckoutLine]) -> (order: [String], units: [String: Int]) {
+        var order: [String] = []
+        var units: [String: Int] = [:]
+        for line in lines {
+            if units[line.sku] == nil { order.append(line.sku) }
+            units[line.sku, default: 0] += line.quantity
+        }
+        return (order, units)
     }
 }
 
