@@ -40,15 +40,21 @@ public struct AuditEffect: EventEffect {
         ]
     }
 
-    public func apply(_ envelope: EventEnvelope, in database: isolated PostgresConnection) throws -> [DomainEvent] {
+    /// The trail's unique `event_id` is the inbox: an event recorded before is skipped.
+    public var inbox: InboxKind { .effectTable }
+
+    /// Records the whole batch in one statement.
+    public func apply(batch: [EventEnvelope], in database: isolated PostgresConnection) throws -> [[DomainEvent]] {
         try database.query(
             """
             INSERT INTO audit.audit_log (event_id, event_type, correlation_id, causation_id, producer, occurred_at, payload)
-            VALUES ($1, $2, $3, $4, $5, $6::timestamptz, $7::jsonb)
+            SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::timestamptz[], $7::jsonb[])
             ON CONFLICT (event_id) DO NOTHING
             """,
-            [envelope.eventID, envelope.event.type.rawValue, envelope.metadata.correlationID, envelope.metadata.causationID,
-             envelope.metadata.producer, Timestamp.format(envelope.metadata.occurredAt), envelope.event.encodedPayload()])
-        return []
+            [PostgresTextArray(batch.map(\.eventID)), PostgresTextArray(batch.map(\.event.type.rawValue)),
+             PostgresTextArray(batch.map(\.metadata.correlationID)), PostgresTextArray(nullable: batch.map(\.metadata.causationID)),
+             PostgresTextArray(batch.map(\.metadata.producer)), PostgresTextArray(batch.map { Timestamp.format($0.metadata.occurredAt) }),
+             PostgresTextArray(batch.map(\.payloadJSON))])
+        return [[DomainEvent]](repeating: [], count: batch.count)
     }
 }

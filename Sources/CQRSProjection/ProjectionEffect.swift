@@ -22,6 +22,7 @@ public struct ProjectionEffect: EventEffect {
     }
 
     let sagaMetrics = SagaMetrics()
+    let stateCache = CheckoutStateCache()
 
     public init() {}
 
@@ -49,6 +50,9 @@ public struct ProjectionEffect: EventEffect {
                 updated_at     timestamptz NOT NULL DEFAULT now()
             )
             """,
+            // Which write the row's state comes from, so that the projection can take the state
+            // it wrote from memory instead of decoding it again (``CheckoutStateCache``).
+            "ALTER TABLE cqrs_projection.checkouts ADD COLUMN IF NOT EXISTS revision text",
             """
             CREATE TABLE IF NOT EXISTS cqrs_projection.orders_by_customer (
                 customer_id text NOT NULL,
@@ -106,147 +110,177 @@ public struct ProjectionEffect: EventEffect {
         ]
     }
 
-    public func apply(_ envelope: EventEnvelope, in database: isolated PostgresConnection) throws -> [DomainEvent] {
-        var touched: [ReadModel] = []
-        if envelope.event.checkoutID != nil {
-            try projectCheckout(envelope, in: database)
-            touched.append(.checkouts)
+    /// Applies a batch with a fixed number of statements, whatever its size: each read model's
+    /// rows are computed in memory (checkouts folded, movements summed per row) and written with
+    /// one statement, and each read model's checkpoint moves once.
+    public func apply(batch: [EventEnvelope], in database: isolated PostgresConnection) throws -> [[DomainEvent]] {
+        var touched: [ReadModel: (count: Int, last: EventEnvelope)] = [:]
+        func touch(_ model: ReadModel, by envelope: EventEnvelope) {
+            touched[model] = ((touched[model]?.count ?? 0) + 1, envelope)
         }
-        if try projectStock(envelope.event, in: database) { touched.append(.stockLevels) }
-        if try projectBalance(envelope.event, in: database) { touched.append(.customerBalances) }
-        if case .orderCreated(let order) = envelope.event {
-            try projectOrder(order, at: envelope.metadata.occurredAt, in: database)
-            touched += [.ordersByCustomer, .salesByStoreDay]
+        let checkouts = batch.filter { $0.event.checkoutID != nil }
+        for envelope in checkouts { touch(.checkouts, by: envelope) }
+        try projectCheckouts(checkouts, in: database)
+
+        var stock = StockMovements()
+        var balances = BalanceMovements()
+        var orders: [(OrderCreated, Date)] = []
+        for envelope in batch {
+            if stock.add(envelope.event) { touch(.stockLevels, by: envelope) }
+            if balances.add(envelope.event) { touch(.customerBalances, by: envelope) }
+            if case .orderCreated(let order) = envelope.event {
+                orders.append((order, envelope.metadata.occurredAt))
+                touch(.ordersByCustomer, by: envelope)
+                touch(.salesByStoreDay, by: envelope)
+            }
         }
-        for model in touched {
+        try stock.write(in: database)
+        try balances.write(in: database)
+        try projectOrders(orders, in: database)
+
+        let models = ReadModel.allCases.filter { touched[$0] != nil }
+        if !models.isEmpty {
             try database.query(
                 """
                 INSERT INTO cqrs_projection.checkpoints (read_model, last_event_id, last_occurred_at, events_applied)
-                VALUES ($1, $2, $3::timestamptz, 1)
+                SELECT * FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::bigint[])
                 ON CONFLICT (read_model) DO UPDATE SET last_event_id = EXCLUDED.last_event_id,
-                    last_occurred_at = EXCLUDED.last_occurred_at, events_applied = checkpoints.events_applied + 1, updated_at = now()
+                    last_occurred_at = EXCLUDED.last_occurred_at,
+                    events_applied = checkpoints.events_applied + EXCLUDED.events_applied, updated_at = now()
                 """,
-                [model.rawValue, envelope.eventID, Timestamp.format(envelope.metadata.occurredAt)])
+                [PostgresTextArray(models.map(\.rawValue)),
+                 PostgresTextArray(models.map { touched[$0]?.last.eventID ?? "" }),
+                 PostgresTextArray(models.map { touched[$0].map { Timestamp.format($0.last.metadata.occurredAt) } ?? "" }),
+                 PostgresTextArray(models.map { touched[$0]?.count ?? 0 })])
         }
-        return []
+        return [[DomainEvent]](repeating: [], count: batch.count)
     }
 
-    private func projectCheckout(_ envelope: EventEnvelope, in database: isolated PostgresConnection) throws {
-        guard let checkoutID = envelope.event.checkoutID else { return }
-        // Two consumers may fold the first events of one checkout at once; FOR UPDATE cannot
-        // lock a row that does not exist yet, so lock the checkout's id instead.
-        try database.query("SELECT pg_advisory_xact_lock(hashtext($1))", ["checkout/\(checkoutID)"])
-        let current = try database.query(
-            "SELECT state::text AS state FROM cqrs_projection.checkouts WHERE checkout_id = $1 FOR UPDATE", [checkoutID]
-        ).first.map { try JSONDecoder().decode(CheckoutState.self, from: Data(try $0.decode("state", as: String.self).utf8)) }
-        guard let next = CheckoutState.fold(current, envelope) else { return }
-        if next.status.isTerminal, current?.status.isTerminal != true,
-           let started = next.timeline.first(where: { $0.type == .checkoutInitiated }).flatMap({ Timestamp.parse($0.at) })
-        {
-            let milliseconds = Timestamp.milliseconds(envelope.metadata.occurredAt) - Timestamp.milliseconds(started)
-            sagaMetrics.observeTerminal(eventID: envelope.eventID, duration: .milliseconds(max(0, milliseconds)))
+    /// Folds each checkout's events of the batch onto its stored state, then writes every
+    /// changed checkout in one statement.
+    private func projectCheckouts(_ events: [EventEnvelope], in database: isolated PostgresConnection) throws {
+        guard !events.isEmpty else { return }
+        var order: [String] = []
+        var byCheckout: [String: [EventEnvelope]] = [:]
+        for envelope in events {
+            guard let checkoutID = envelope.event.checkoutID else { continue }
+            if byCheckout[checkoutID] == nil { order.append(checkoutID) }
+            byCheckout[checkoutID, default: []].append(envelope)
         }
+        // Two consumers may fold the first events of one checkout at once, and a row that does
+        // not exist yet cannot be locked: lock the checkouts' ids instead, in one order.
+        try database.query(
+            """
+            SELECT count(pg_advisory_xact_lock(\(Self.advisoryLockSpace), key)) FROM (
+                SELECT DISTINCT hashtext(id) AS key FROM unnest($1::text[]) AS id ORDER BY key
+            ) AS keys
+            """,
+            [PostgresTextArray(order)])
+        // Most states were written by this process a moment ago: take them from memory when the
+        // row still carries the revision written with them, and read only the others.
+        var states: [String: CheckoutState] = [:]
+        var unknown: [String] = []
+        for row in try database.query(
+            "SELECT checkout_id, revision FROM cqrs_projection.checkouts WHERE checkout_id = ANY($1::text[])", [PostgresTextArray(order)])
+        {
+            let checkoutID: String = try row.decode("checkout_id")
+            if let revision = try row.decodeIfPresent("revision", as: String.self), let state = stateCache.state(of: checkoutID, revision: revision) {
+                states[checkoutID] = state
+            } else {
+                unknown.append(checkoutID)
+            }
+        }
+        if !unknown.isEmpty {
+            let decoder = JSONDecoder()
+            for row in try database.query(
+                "SELECT checkout_id, state::text AS state FROM cqrs_projection.checkouts WHERE checkout_id = ANY($1::text[])",
+                [PostgresTextArray(unknown)])
+            {
+                states[try row.decode("checkout_id")] = try decoder.decode(CheckoutState.self, from: Data(try row.decode("state", as: String.self).utf8))
+            }
+        }
+        var changed: [CheckoutState] = []
+        for checkoutID in order {
+            let stored = states[checkoutID]
+            var state = stored
+            for envelope in byCheckout[checkoutID] ?? [] {
+                let before = state
+                state = CheckoutState.fold(state, envelope)
+                if let state, state.status.isTerminal, before?.status.isTerminal != true,
+                   let started = state.timeline.first(where: { $0.type == .checkoutInitiated }).flatMap({ Timestamp.parse($0.at) })
+                {
+                    let milliseconds = Timestamp.milliseconds(envelope.metadata.occurredAt) - Timestamp.milliseconds(started)
+                    sagaMetrics.observeTerminal(eventID: envelope.eventID, duration: .milliseconds(max(0, milliseconds)))
+                }
+            }
+            if let state, state != stored { changed.append(state) }
+        }
+        guard !changed.isEmpty else { return }
+        let encoder = JSONEncoder()
+        let revisions = changed.map { _ in stateCache.newRevision() }
         try database.query(
             """
             INSERT INTO cqrs_projection.checkouts
-                (checkout_id, customer_id, store_id, status, total_cents, failure_reason, order_id, state, updated_at)
-            VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb, now())
+                (checkout_id, customer_id, store_id, status, total_cents, failure_reason, order_id, state, revision, updated_at)
+            SELECT c.*, now()
+            FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::text[], $7::text[], $8::jsonb[], $9::text[]) AS c
             ON CONFLICT (checkout_id) DO UPDATE SET customer_id = EXCLUDED.customer_id, store_id = EXCLUDED.store_id,
                 status = EXCLUDED.status, total_cents = EXCLUDED.total_cents, failure_reason = EXCLUDED.failure_reason,
-                order_id = EXCLUDED.order_id, state = EXCLUDED.state, updated_at = now()
+                order_id = EXCLUDED.order_id, state = EXCLUDED.state, revision = EXCLUDED.revision, updated_at = now()
             """,
-            [checkoutID, next.customerID, next.storeID, next.status.rawValue, next.totalCents, next.failureReason, next.orderID,
-             String(decoding: try JSONEncoder().encode(next), as: UTF8.self)])
+            [PostgresTextArray(changed.map(\.checkoutID)), PostgresTextArray(nullable: changed.map(\.customerID)),
+             PostgresTextArray(nullable: changed.map(\.storeID)), PostgresTextArray(changed.map(\.status.rawValue)),
+             PostgresTextArray(changed.map(\.totalCents)), PostgresTextArray(nullable: changed.map(\.failureReason)),
+             PostgresTextArray(nullable: changed.map(\.orderID)),
+             PostgresTextArray(try changed.map { String(decoding: try encoder.encode($0), as: UTF8.self) }),
+             PostgresTextArray(revisions)])
+        // Remembered at once: a revision that is rolled back never appears in the table, so
+        // its state is never taken for the row's.
+        stateCache.remember(zip(changed, revisions).map { ($0.checkoutID, $1, $0) })
     }
 
-    /// Applies stock movements; returns whether the event moved stock.
-    private func projectStock(_ event: DomainEvent, in database: isolated PostgresConnection) throws -> Bool {
-        // (store, sku, on_hand delta, reserved delta, sold delta, received delta)
-        var moves: [(String, String, Int, Int, Int, Int)] = []
-        switch event {
-        case .stockReceived(let event):
-            moves = [(event.storeID, event.sku, event.quantity, 0, 0, event.quantity)]
-        case .stockReserved(let event):
-            moves = event.checkout.lines.map { (event.checkout.storeID, $0.sku, 0, $0.quantity, 0, 0) }
-        case .stockReleased(let event):
-            moves = event.lines.map { (event.storeID, $0.sku, 0, -$0.quantity, 0, 0) }
-        case .orderCreated(let event):
-            moves = event.checkout.lines.map { (event.checkout.storeID, $0.sku, -$0.quantity, -$0.quantity, $0.quantity, 0) }
-        default:
-            return false
-        }
-        for (store, sku, onHand, reserved, sold, received) in moves {
-            try database.query(
-                """
-                INSERT INTO cqrs_projection.stock_levels (store_id, sku, on_hand, reserved, sold, received)
-                VALUES ($1, $2, $3, $4, $5, $6)
-                ON CONFLICT (store_id, sku) DO UPDATE SET on_hand = stock_levels.on_hand + EXCLUDED.on_hand,
-                    reserved = stock_levels.reserved + EXCLUDED.reserved, sold = stock_levels.sold + EXCLUDED.sold,
-                    received = stock_levels.received + EXCLUDED.received
-                """,
-                [store, sku, onHand, reserved, sold, received])
-        }
-        return true
-    }
-
-    /// Applies account movements; returns whether the event moved money.
-    private func projectBalance(_ event: DomainEvent, in database: isolated PostgresConnection) throws -> Bool {
-        let customerID: String
-        var registers = false
-        var name: String?
-        var email: String?
-        var credited: Int64 = 0
-        var charged: Int64 = 0
-        var refunded: Int64 = 0
-        switch event {
-        case .customerRegistered(let event):
-            (customerID, name, email, credited, registers) = (event.customerID, event.name, event.email, event.openingBalanceCents, true)
-        case .accountCredited(let event):
-            (customerID, credited) = (event.customerID, event.amountCents)
-        case .paymentAuthorized(let event):
-            (customerID, charged) = (event.checkout.customerID, event.amountCents)
-        case .paymentRefunded(let event):
-            (customerID, refunded) = (event.customerID, event.amountCents)
-        default:
-            return false
-        }
-        try database.query(
-            """
-            INSERT INTO cqrs_projection.customer_balances
-                (customer_id, name, email, balance_cents, credited_cents, charged_cents, refunded_cents, registered)
-            VALUES ($1, $2, $3, $4::bigint + $6::bigint - $5::bigint, $4, $5, $6, $7)
-            ON CONFLICT (customer_id) DO UPDATE SET
-                registered = customer_balances.registered OR EXCLUDED.registered,
-                name = COALESCE(EXCLUDED.name, customer_balances.name),
-                email = COALESCE(EXCLUDED.email, customer_balances.email),
-                balance_cents = customer_balances.balance_cents + EXCLUDED.balance_cents,
-                credited_cents = customer_balances.credited_cents + EXCLUDED.credited_cents,
-                charged_cents = customer_balances.charged_cents + EXCLUDED.charged_cents,
-                refunded_cents = customer_balances.refunded_cents + EXCLUDED.refunded_cents
-            WHERE NOT ($7 AND customer_balances.registered)
-            """,
-            [customerID, name, email, credited, charged, refunded, registers])
-        return true
-    }
-
-    private func projectOrder(_ order: OrderCreated, at time: Date, in database: isolated PostgresConnection) throws {
-        let checkout = order.checkout
-        let occurredAt = Timestamp.format(time)
+    /// Records the batch's orders, and adds them to their store's sales of the day.
+    private func projectOrders(_ orders: [(order: OrderCreated, at: Date)], in database: isolated PostgresConnection) throws {
+        guard !orders.isEmpty else { return }
+        let encoder = JSONEncoder()
         try database.query(
             """
             INSERT INTO cqrs_projection.orders_by_customer (customer_id, order_id, checkout_id, store_id, total_cents, lines, created_at)
-            VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7::timestamptz) ON CONFLICT DO NOTHING
+            SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::jsonb[], $7::timestamptz[])
+            ON CONFLICT DO NOTHING
             """,
-            [checkout.customerID, order.orderID, checkout.checkoutID, checkout.storeID, checkout.totalCents,
-             String(decoding: try JSONEncoder().encode(checkout.lines), as: UTF8.self), occurredAt])
+            [PostgresTextArray(orders.map(\.order.checkout.customerID)), PostgresTextArray(orders.map(\.order.orderID)),
+             PostgresTextArray(orders.map(\.order.checkout.checkoutID)), PostgresTextArray(orders.map(\.order.checkout.storeID)),
+             PostgresTextArray(orders.map(\.order.checkout.totalCents)),
+             PostgresTextArray(try orders.map { String(decoding: try encoder.encode($0.order.checkout.lines), as: UTF8.self) }),
+             PostgresTextArray(orders.map { Timestamp.format($0.at) })])
+        var sales: [SalesKey: (orders: Int, units: Int, revenue: Int64)] = [:]
+        for (order, time) in orders {
+            let key = SalesKey(storeID: order.checkout.storeID, day: Timestamp.utcDay(time))
+            let current = sales[key] ?? (0, 0, 0)
+            sales[key] = (current.orders + 1, current.units + order.checkout.lines.reduce(0) { $0 + $1.quantity },
+                          current.revenue + order.checkout.totalCents)
+        }
+        // In key order, so that concurrent batches lock the rows they share in one order.
+        let keys = sales.keys.sorted { ($0.storeID, $0.day) < ($1.storeID, $1.day) }
         try database.query(
             """
             INSERT INTO cqrs_projection.sales_by_store_day (store_id, day, orders, units, revenue_cents)
-            VALUES ($1, ($2::timestamptz AT TIME ZONE 'UTC')::date, 1, $3, $4)
-            ON CONFLICT (store_id, day) DO UPDATE SET orders = sales_by_store_day.orders + 1,
+            SELECT * FROM unnest($1::text[], $2::date[], $3::integer[], $4::integer[], $5::bigint[])
+            ON CONFLICT (store_id, day) DO UPDATE SET orders = sales_by_store_day.orders + EXCLUDED.orders,
                 units = sales_by_store_day.units + EXCLUDED.units,
                 revenue_cents = sales_by_store_day.revenue_cents + EXCLUDED.revenue_cents
             """,
-            [checkout.storeID, occurredAt, checkout.lines.reduce(0) { $0 + $1.quantity }, checkout.totalCents])
+            [PostgresTextArray(keys.map(\.storeID)), PostgresTextArray(keys.map(\.day)),
+             PostgresTextArray(keys.map { sales[$0]?.orders ?? 0 }), PostgresTextArray(keys.map { sales[$0]?.units ?? 0 }),
+             PostgresTextArray(keys.map { sales[$0]?.revenue ?? 0 })])
+    }
+
+    /// The first key of the projection's advisory locks, apart from every other service's.
+    static let advisoryLockSpace: Int32 = 2
+
+    private struct SalesKey: Hashable {
+        var storeID: String
+        var day: String
     }
 }

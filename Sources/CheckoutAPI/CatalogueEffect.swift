@@ -4,7 +4,7 @@ import Postgres
 
 /// The checkout API's own view of the catalogue, stores and customers, built from reference
 /// events, so that it can price and validate checkouts without reading another service's data.
-public struct CatalogueEffect: EventEffect {
+public struct CatalogueEffect: SingleEventEffect {
     public let worker = Worker.checkoutAPI
     public let schema = "checkout_api"
 

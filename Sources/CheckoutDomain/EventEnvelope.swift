@@ -24,11 +24,28 @@ public struct EventEnvelope: Sendable, Hashable {
     public var eventID: String
     public var event: DomainEvent
     public var metadata: EventMetadata
+    /// The payload's JSON as it was read from a stream, kept so that storing the event does not
+    /// encode it again; `nil` for an envelope made in memory. Not part of the envelope's identity.
+    private var receivedPayload: String?
 
     public init(eventID: String, event: DomainEvent, metadata: EventMetadata) {
         self.eventID = eventID
         self.event = event
         self.metadata = metadata
+    }
+
+    /// The payload as JSON: as it was received when the envelope was read from a stream (it
+    /// decoded to ``event``), else freshly encoded.
+    public var payloadJSON: String { receivedPayload ?? event.encodedPayload() }
+
+    public static func == (lhs: EventEnvelope, rhs: EventEnvelope) -> Bool {
+        lhs.eventID == rhs.eventID && lhs.event == rhs.event && lhs.metadata == rhs.metadata
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(eventID)
+        hasher.combine(event)
+        hasher.combine(metadata)
     }
 
     /// An event that starts a new flow: a fresh id, and a correlation id of its own unless given.
@@ -83,7 +100,8 @@ public struct EventEnvelope: Sendable, Hashable {
             return value
         }
         let eventID = try required(StreamField.eventID)
-        let event = try DomainEvent.decode(type: required(StreamField.type), payload: required(StreamField.payload))
+        let payload = try required(StreamField.payload)
+        let event = try DomainEvent.decode(type: required(StreamField.type), payload: payload)
         guard let occurredAt = Timestamp.parse(try required(StreamField.occurredAt)) else {
             throw .malformedPayload(type: event.type.rawValue, detail: "occurred_at is not an RFC 3339 time")
         }
@@ -97,6 +115,7 @@ public struct EventEnvelope: Sendable, Hashable {
                 occurredAt: occurredAt
             )
         )
+        receivedPayload = payload
     }
 }
 

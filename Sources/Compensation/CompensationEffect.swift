@@ -7,7 +7,7 @@ import Postgres
 ///
 /// It compensates a checkout once, whatever arrives: a second failure event for the same
 /// checkout, even with another event id, emits nothing.
-public struct CompensationEffect: EventEffect {
+public struct CompensationEffect: SingleEventEffect {
     public let worker = Worker.compensation
     public let schema = "compensation"
 

@@ -65,31 +65,88 @@ public struct EventStoreEffect: EventEffect {
         ]
     }
 
-    public func apply(_ envelope: EventEnvelope, in database: isolated PostgresConnection) throws -> [DomainEvent] {
+    /// The events table's unique `event_id` is the inbox: an event stored before is skipped.
+    public var inbox: InboxKind { .effectTable }
+
+    /// Appends the batch in four statements, whatever its size: the events, a lock on each
+    /// aggregate they touch, the aggregates' current versions, and the new versions.
+    public func apply(batch: [EventEnvelope], in database: isolated PostgresConnection) throws -> [[DomainEvent]] {
+        let none = [[DomainEvent]](repeating: [], count: batch.count)
         let inserted = try database.query(
             """
             INSERT INTO event_store.events
                 (event_id, event_type, payload, correlation_id, causation_id, producer, occurred_at)
-            VALUES ($1, $2, $3::jsonb, $4, $5, $6, $7::timestamptz)
+            SELECT * FROM unnest($1::text[], $2::text[], $3::jsonb[], $4::text[], $5::text[], $6::text[], $7::timestamptz[])
             ON CONFLICT (event_id) DO NOTHING
-            RETURNING position
+            RETURNING event_id, position
             """,
-            [envelope.eventID, envelope.event.type.rawValue, envelope.event.encodedPayload(), envelope.metadata.correlationID,
-             envelope.metadata.causationID, envelope.metadata.producer, Timestamp.format(envelope.metadata.occurredAt)])
-        guard let position = try inserted.first?.decode("position", as: Int64.self) else { return [] }
-        // Versions are per aggregate; lock each aggregate (in a fixed order, so appenders
-        // cannot deadlock) while its next version is taken.
-        let aggregates = Set(envelope.event.aggregates).sorted { ($0.kind.rawValue, $0.id) < ($1.kind.rawValue, $1.id) }
-        for aggregate in aggregates {
-            try database.query("SELECT pg_advisory_xact_lock(hashtext($1))", ["\(aggregate.kind.rawValue)/\(aggregate.id)"])
-            try database.query(
-                """
-                INSERT INTO event_store.aggregate_events (aggregate_kind, aggregate_id, version, position)
-                SELECT $1, $2, COALESCE(MAX(version), 0) + 1, $3
-                FROM event_store.aggregate_events WHERE aggregate_kind = $1 AND aggregate_id = $2
-                """,
-                [aggregate.kind.rawValue, aggregate.id, position])
+            [PostgresTextArray(batch.map(\.eventID)), PostgresTextArray(batch.map(\.event.type.rawValue)),
+             PostgresTextArray(batch.map(\.payloadJSON)), PostgresTextArray(batch.map(\.metadata.correlationID)),
+             PostgresTextArray(nullable: batch.map(\.metadata.causationID)), PostgresTextArray(batch.map(\.metadata.producer)),
+             PostgresTextArray(batch.map { Timestamp.format($0.metadata.occurredAt) })])
+        var positions: [String: Int64] = [:]
+        for row in inserted { positions[try row.decode("event_id")] = try row.decode("position", as: Int64.self) }
+        guard !positions.isEmpty else { return none }
+
+        // Each stored event under every aggregate it touches, in the order of the batch.
+        var appends: [(aggregate: AggregateReference, position: Int64)] = []
+        for envelope in batch {
+            guard let position = positions[envelope.eventID] else { continue }
+            for aggregate in Self.uniqueInOrder(envelope.event.aggregates) { appends.append((aggregate, position)) }
         }
-        return []
+        let aggregates = Self.uniqueInOrder(appends.map(\.aggregate))
+        let kinds = PostgresTextArray(aggregates.map(\.kind.rawValue))
+        let ids = PostgresTextArray(aggregates.map(\.id))
+        // Customers and stock items span checkout partitions, so two appenders may touch one
+        // aggregate at once. Each locks its aggregates in one order (by lock key), so they
+        // cannot deadlock, and takes the next versions only once it holds them.
+        // The two-key form, with the event store's own first key, so that no other service's
+        // advisory lock on the same name (the projection locks checkouts too) ever blocks it.
+        try database.query(
+            """
+            SELECT count(pg_advisory_xact_lock(\(Self.advisoryLockSpace), key)) FROM (
+                SELECT DISTINCT hashtext(kind || '/' || id) AS key FROM unnest($1::text[], $2::text[]) AS a(kind, id) ORDER BY key
+            ) AS keys
+            """,
+            [kinds, ids])
+        let current = try database.query(
+            """
+            SELECT a.kind, a.id, COALESCE(latest.version, 0) AS version
+            FROM unnest($1::text[], $2::text[]) AS a(kind, id)
+            LEFT JOIN LATERAL (
+                SELECT version FROM event_store.aggregate_events
+                WHERE aggregate_kind = a.kind AND aggregate_id = a.id
+                ORDER BY version DESC LIMIT 1
+            ) AS latest ON true
+            """,
+            [kinds, ids])
+        var versions: [AggregateReference: Int] = [:]
+        for row in current {
+            guard let kind = AggregateKind(rawValue: try row.decode("kind")) else { continue }
+            versions[AggregateReference(kind: kind, id: try row.decode("id"))] = try row.decode("version", as: Int.self)
+        }
+        var newVersions: [Int] = []
+        newVersions.reserveCapacity(appends.count)
+        for append in appends {
+            let next = (versions[append.aggregate] ?? 0) + 1
+            versions[append.aggregate] = next
+            newVersions.append(next)
+        }
+        try database.query(
+            """
+            INSERT INTO event_store.aggregate_events (aggregate_kind, aggregate_id, version, position)
+            SELECT * FROM unnest($1::text[], $2::text[], $3::integer[], $4::bigint[])
+            """,
+            [PostgresTextArray(appends.map(\.aggregate.kind.rawValue)), PostgresTextArray(appends.map(\.aggregate.id)),
+             PostgresTextArray(newVersions), PostgresTextArray(appends.map(\.position))])
+        return none
+    }
+
+    /// The first key of the event store's advisory locks (`pg_advisory_xact_lock(space, key)`).
+    static let advisoryLockSpace: Int32 = 1
+
+    private static func uniqueInOrder(_ aggregates: [AggregateReference]) -> [AggregateReference] {
+        var seen = Set<AggregateReference>()
+        return aggregates.filter { seen.insert($0).inserted }
     }
 }

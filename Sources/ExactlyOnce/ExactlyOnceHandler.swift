@@ -104,8 +104,20 @@ public struct ExactlyOnceHandler<Effect: EventEffect>: StreamBatchHandler {
         let topology = self.topology
         let batch = work
         let started = ContinuousClock.now
-        let result = try await database.withRetryingTransaction { database in
-            try Self.applyBatch(batch, effect: effect, topology: topology, database: database)
+        let result: BatchResult
+        do {
+            result = try await database.withRetryingTransaction { database in
+                try Self.applyBatch(batch, isolatingFailures: false, effect: effect, topology: topology, database: database)
+            }
+        } catch let error as PostgresError where error.isTransient || error.isConnectionProblem {
+            throw error
+        } catch {
+            // The batch is at fault, not the database: apply it again in halves, each in a
+            // savepoint, so that the events at fault stand alone and the others commit once.
+            logger.warning("batch failed; isolating the events at fault", metadata: ["error": "\(error)", "events": "\(batch.count)"])
+            result = try await database.withRetryingTransaction { database in
+                try Self.applyBatch(batch, isolatingFailures: true, effect: effect, topology: topology, database: database)
+            }
         }
         effect.committed(result.applied, transactionDuration: ContinuousClock.now - started, metrics: metrics)
         outcome.publish += result.publish
@@ -132,42 +144,138 @@ public struct ExactlyOnceHandler<Effect: EventEffect>: StreamBatchHandler {
         var failures: [(reference: StreamEntryReference, envelope: EventEnvelope, error: String)] = []
     }
 
+    /// What became of one input in a batch.
+    private enum ItemResult {
+        case applied([OutgoingEntry])
+        case duplicate([OutgoingEntry])
+        case failed(String)
+    }
+
+    private typealias Item = (reference: StreamEntryReference, envelope: EventEnvelope)
+
+    /// Applies a batch in the open transaction.
+    /// - Parameter isolatingFailures: `false` applies every new event at once and throws if
+    ///   anything fails; `true` applies them in savepoints, halving a failing part until each
+    ///   failing event stands alone, and reports those as failures instead of throwing.
     private static func applyBatch(
-        _ batch: [(reference: StreamEntryReference, envelope: EventEnvelope)],
+        _ batch: [Item],
+        isolatingFailures: Bool,
         effect: Effect,
         topology: StreamTopology,
         database: isolated PostgresConnection
     ) throws -> BatchResult {
-        var result = BatchResult()
-        var seen = try Inbox.storedOutputs(of: batch.map(\.envelope.eventID), schema: effect.schema, in: database)
-        let now = Timestamp.now()
-        for (reference, envelope) in batch {
-            if let stored = seen[envelope.eventID] {
-                result.publish += stored
-                result.done.append(reference)
-                result.duplicates.append(reference)
-                continue
+        let stored: [String: [OutgoingEntry]] =
+            effect.inbox == .table ? try Inbox.storedOutputs(of: batch.map(\.envelope.eventID), schema: effect.schema, in: database) : [:]
+        // Each new event once, in order; a second copy in the same batch is a duplicate of the first.
+        var firstCopies: [String: Int] = [:]
+        var fresh: [Item] = []
+        for (index, item) in batch.enumerated() where stored[item.envelope.eventID] == nil {
+            if firstCopies[item.envelope.eventID] == nil {
+                firstCopies[item.envelope.eventID] = index
+                fresh.append(item)
             }
-            do {
-                let outputs = try database.withSavepoint {
-                    let events = try effect.apply(envelope, in: database)
-                    let outputs = envelope.causing(events, producer: effect.worker.rawValue, at: now).map { output in
-                        OutgoingEntry(stream: topology.stream(for: output.event), fields: output.streamFields)
-                    }
-                    try Inbox.record(envelope, outputs: outputs, schema: effect.schema, in: database)
-                    return outputs
+        }
+        var results: [String: ItemResult] = [:]
+        if !fresh.isEmpty {
+            let now = Timestamp.now()
+            if isolatingFailures {
+                // The whole batch just failed: start from its halves.
+                let items = fresh[...]
+                if items.count == 1 {
+                    try applyIsolating(items, effect: effect, topology: topology, at: now, into: &results, database: database)
+                } else {
+                    let middle = items.startIndex + items.count / 2
+                    try applyIsolating(items[..<middle], effect: effect, topology: topology, at: now, into: &results, database: database)
+                    try applyIsolating(items[middle...], effect: effect, topology: topology, at: now, into: &results, database: database)
                 }
-                seen[envelope.eventID] = outputs
+            } else {
+                for (item, outputs) in zip(fresh, try applyAndRecord(fresh[...], effect: effect, topology: topology, at: now, database: database)) {
+                    results[item.envelope.eventID] = .applied(outputs)
+                }
+            }
+        }
+        var result = BatchResult()
+        for (index, item) in batch.enumerated() {
+            let id = item.envelope.eventID
+            let outcome: ItemResult =
+                if let outputs = stored[id] { .duplicate(outputs) }
+                else if firstCopies[id] != index, case .applied(let outputs)? = results[id] { .duplicate(outputs) }
+                else { results[id] ?? .failed("the event was not applied") }
+            switch outcome {
+            case .applied(let outputs):
                 result.publish += outputs
-                result.done.append(reference)
-                result.applied.append(envelope)
-            } catch let error as PostgresError where error.isTransient || error.isConnectionProblem {
-                // Not this event's fault: the whole batch is rolled back and tried again.
-                throw error
-            } catch {
-                result.failures.append((reference, envelope, "\(error)"))
+                result.done.append(item.reference)
+                result.applied.append(item.envelope)
+            case .duplicate(let outputs):
+                result.publish += outputs
+                result.done.append(item.reference)
+                result.duplicates.append(item.reference)
+            case .failed(let error):
+                result.failures.append((item.reference, item.envelope, error))
             }
         }
         return result
     }
+
+    /// Applies `items` in a savepoint; when that fails for the items' sake, applies each half
+    /// the same way, down to single events, which are then reported as failed.
+    private static func applyIsolating(
+        _ items: ArraySlice<Item>,
+        effect: Effect,
+        topology: StreamTopology,
+        at time: Date,
+        into results: inout [String: ItemResult],
+        database: isolated PostgresConnection
+    ) throws {
+        do {
+            let outputs = try database.withSavepoint {
+                try applyAndRecord(items, effect: effect, topology: topology, at: time, database: database)
+            }
+            for (item, outputs) in zip(items, outputs) { results[item.envelope.eventID] = .applied(outputs) }
+        } catch let error as PostgresError where error.isTransient || error.isConnectionProblem {
+            // Not these events' fault: the whole batch is rolled back and tried again.
+            throw error
+        } catch {
+            guard items.count > 1 else {
+                if let item = items.first { results[item.envelope.eventID] = .failed("\(error)") }
+                return
+            }
+            let middle = items.startIndex + items.count / 2
+            try applyIsolating(items[..<middle], effect: effect, topology: topology, at: time, into: &results, database: database)
+            try applyIsolating(items[middle...], effect: effect, topology: topology, at: time, into: &results, database: database)
+        }
+    }
+
+    /// Applies new events, records them in the inbox with their outputs, and returns the outputs.
+    private static func applyAndRecord(
+        _ items: ArraySlice<Item>,
+        effect: Effect,
+        topology: StreamTopology,
+        at time: Date,
+        database: isolated PostgresConnection
+    ) throws -> [[OutgoingEntry]] {
+        let envelopes = items.map(\.envelope)
+        let emitted = try effect.apply(batch: envelopes, in: database)
+        guard emitted.count == envelopes.count else {
+            throw EffectContractError(worker: effect.worker, inputs: envelopes.count, outputs: emitted.count)
+        }
+        let outputs = zip(envelopes, emitted).map { envelope, events in
+            envelope.causing(events, producer: effect.worker.rawValue, at: time).map { output in
+                OutgoingEntry(stream: topology.stream(for: output.event), fields: output.streamFields)
+            }
+        }
+        if effect.inbox == .table {
+            try Inbox.record(envelopes, outputs: outputs, schema: effect.schema, in: database)
+        }
+        return outputs
+    }
+}
+
+/// An effect returned a number of output lists that differs from the number of its inputs.
+struct EffectContractError: Error, CustomStringConvertible {
+    var worker: Worker
+    var inputs: Int
+    var outputs: Int
+    var description: String { "\(worker.rawValue) returned \(outputs) output lists for \(inputs) events" }
+
 }

@@ -1,5 +1,7 @@
 import CheckoutDomain
+import CoreMetrics
 import Foundation
+import Observability
 import Postgres
 import StreamRuntime
 
@@ -14,7 +16,9 @@ enum Inbox {
                 outputs      jsonb NOT NULL,
                 processed_at timestamptz NOT NULL DEFAULT now()
             )
-            """
+            """,
+            // For the pruner, which deletes the oldest records first.
+            "CREATE INDEX IF NOT EXISTS inbox_processed_at ON \(schema).inbox (processed_at)",
         ]
     }
 
@@ -30,10 +34,18 @@ enum Inbox {
         return stored
     }
 
-    static func record(_ envelope: EventEnvelope, outputs: [OutgoingEntry], schema: String, in database: isolated PostgresConnection) throws {
+    /// Records new events with the events each one emitted, in one statement.
+    static func record(
+        _ envelopes: [EventEnvelope], outputs: [[OutgoingEntry]], schema: String, in database: isolated PostgresConnection
+    ) throws {
+        guard !envelopes.isEmpty else { return }
         try database.query(
-            "INSERT INTO \(schema).inbox (event_id, event_type, outputs) VALUES ($1, $2, $3::jsonb)",
-            [envelope.eventID, envelope.event.type.rawValue, try encode(outputs)])
+            """
+            INSERT INTO \(schema).inbox (event_id, event_type, outputs)
+            SELECT * FROM unnest($1::text[], $2::text[], $3::jsonb[])
+            """,
+            [PostgresTextArray(envelopes.map(\.eventID)), PostgresTextArray(envelopes.map(\.event.type.rawValue)),
+             PostgresTextArray(outputs.map(encode))])
     }
 
     private struct StoredEntry: Codable {
@@ -41,9 +53,48 @@ enum Inbox {
         var fields: [[String]]
     }
 
-    static func encode(_ outputs: [OutgoingEntry]) throws -> String {
-        let stored = outputs.map { StoredEntry(stream: $0.stream, fields: $0.fields.map { [$0.name, $0.value] }) }
-        return String(decoding: try JSONEncoder().encode(stored), as: UTF8.self)
+    /// `[{"stream":…,"fields":[[name,value],…]},…]`, written directly: it runs for every event a
+    /// worker applies, and a general-purpose encoder costs more than the rest of the record.
+    static func encode(_ outputs: [OutgoingEntry]) -> String {
+        var json: [UInt8] = [UInt8(ascii: "[")]
+        for (index, output) in outputs.enumerated() {
+            if index > 0 { json.append(UInt8(ascii: ",")) }
+            json.append(contentsOf: #"{"stream":"#.utf8)
+            appendString(output.stream, to: &json)
+            json.append(contentsOf: #","fields":["#.utf8)
+            for (fieldIndex, field) in output.fields.enumerated() {
+                if fieldIndex > 0 { json.append(UInt8(ascii: ",")) }
+                json.append(UInt8(ascii: "["))
+                appendString(field.name, to: &json)
+                json.append(UInt8(ascii: ","))
+                appendString(field.value, to: &json)
+                json.append(UInt8(ascii: "]"))
+            }
+            json.append(contentsOf: "]}".utf8)
+        }
+        json.append(UInt8(ascii: "]"))
+        return String(decoding: json, as: UTF8.self)
+    }
+
+    /// A JSON string literal (RFC 8259): quotes, backslashes and control characters escaped.
+    static func appendString(_ text: String, to json: inout [UInt8]) {
+        json.append(UInt8(ascii: "\""))
+        for byte in text.utf8 {
+            switch byte {
+            case UInt8(ascii: "\""): json.append(contentsOf: #"\""#.utf8)
+            case UInt8(ascii: "\\"): json.append(contentsOf: #"\\"#.utf8)
+            case 0x0A: json.append(contentsOf: #"\n"#.utf8)
+            case 0x0D: json.append(contentsOf: #"\r"#.utf8)
+            case 0x09: json.append(contentsOf: #"\t"#.utf8)
+            case 0x00..<0x20:
+                let hex = Array("0123456789abcdef".utf8)
+                json.append(contentsOf: #"\u00"#.utf8)
+                json.append(hex[Int(byte >> 4)])
+                json.append(hex[Int(byte & 0x0F)])
+            default: json.append(byte)
+            }
+        }
+        json.append(UInt8(ascii: "\""))
     }
 
     static func decode(_ text: String) throws -> [OutgoingEntry] {
@@ -85,9 +136,10 @@ public enum Migrations {
         }
     }
 
-    /// Every statement a worker's schema needs: the inbox, then the effect's own tables.
+    /// Every statement a worker's schema needs: the inbox (unless its own table is the inbox),
+    /// then the effect's own tables.
     public static func statements(for effect: some EventEffect) -> [String] {
-        Inbox.migrations(schema: effect.schema) + effect.migrations
+        (effect.inbox == .table ? Inbox.migrations(schema: effect.schema) : []) + effect.migrations
     }
 
     static func recordTable(schema: String) -> [String] {
@@ -99,5 +151,57 @@ public enum Migrations {
             )
             """
         ]
+    }
+}
+
+/// Deletes inbox records once they are older than the retention, so that inbox tables stay
+/// flat under constant load.
+///
+/// A record is needed while its event can still be delivered again: while the entry is pending
+/// (a crash between commit and acknowledgement leaves it so until it is claimed, within
+/// minutes), and when an operator republishes a dead letter. Entries are never trimmed from a
+/// stream while pending, and `chorus dlq retry` refuses a letter older than the retention, so a
+/// retention of days is far longer than any redelivery window.
+public struct InboxPruner: Sendable {
+    let schema: String
+    let group: String
+    /// Records older than this go.
+    public let retention: Duration
+    let database: PostgresConnection
+    let metrics: any MetricsFactory
+    /// Rows deleted per statement, so that one prune never holds locks for long.
+    static let chunk = 5_000
+
+    public init(effect: some EventEffect, retention: Duration, database: PostgresConnection, metrics: any MetricsFactory) {
+        self.schema = effect.schema
+        self.group = effect.worker.groupName
+        self.retention = retention
+        self.database = database
+        self.metrics = metrics
+        // The series exists from the start, at 0, so that dashboards show 0 rather than no data.
+        Counter(label: ChorusMetric.inboxPrunedRecords.rawValue, dimensions: [("group", group)], factory: metrics).increment(by: 0)
+    }
+
+    /// Deletes every expired record; returns how many went.
+    @discardableResult
+    public func pruneOnce() async throws -> Int {
+        let seconds = String(Double(retention.components.seconds) + Double(retention.components.attoseconds) / 1e18)
+        var total = 0
+        while true {
+            let deleted = try await database.query(
+                """
+                DELETE FROM \(schema).inbox WHERE event_id IN (
+                    SELECT event_id FROM \(schema).inbox WHERE processed_at < now() - make_interval(secs => $1::double precision)
+                    ORDER BY processed_at LIMIT \(Self.chunk)
+                )
+                """,
+                [seconds]).affectedRows
+            total += deleted
+            if deleted < Self.chunk { break }
+        }
+        if total > 0 {
+            Counter(label: ChorusMetric.inboxPrunedRecords.rawValue, dimensions: [("group", group)], factory: metrics).increment(by: total)
+        }
+        return total
     }
 }

@@ -5,7 +5,7 @@ import Postgres
 
 /// Owns orders: records one for every authorized payment, unless the store stopped taking
 /// orders meanwhile, in which case it rejects the order and compensation takes over.
-public struct OrderCreationEffect: EventEffect {
+public struct OrderCreationEffect: SingleEventEffect {
     public let worker = Worker.orderCreation
     public let schema = "order_creation"
 

@@ -4,7 +4,7 @@ import Postgres
 
 /// Owns customer accounts: opens them, credits them, debits them for reserved checkouts and
 /// refunds them on compensation. A balance can never go below zero.
-public struct PaymentEffect: EventEffect {
+public struct PaymentEffect: SingleEventEffect {
     public let worker = Worker.payment
     public let schema = "payment"
 

@@ -25,7 +25,8 @@ public struct PeriodicSampler: Service {
             } catch {
                 logger.debug("cannot read \(what)", metadata: ["error": "\(error)"])
             }
-            try? await Task.sleep(for: interval)
+            // Woken by graceful shutdown too: a sampler with a long interval must not hold it up.
+            try? await cancelWhenGracefulShutdown { try await Task.sleep(for: interval) }
         }
     }
 }

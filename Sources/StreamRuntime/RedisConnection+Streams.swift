@@ -15,21 +15,55 @@ extension RedisConnection {
     /// - Returns: the ids Redis gave them, in order.
     @discardableResult
     public func append(_ entries: [OutgoingEntry]) async throws(RedisError) -> [String] {
-        let commands = entries.map { entry in
-            ["XADD", entry.stream, "*"] + entry.fields.flatMap { [$0.name, $0.value] }
-        }
-        return try await executePipeline(commands).map { $0.string ?? "" }
+        return try await executePipeline(entries.map(Self.appendCommand)).map { $0.string ?? "" }
     }
 
     /// Acknowledges entries in one round trip, one `XACK` per stream.
     public func acknowledge(_ references: [StreamEntryReference], group: String) async throws(RedisError) {
+        _ = try await executePipeline(Self.acknowledgeCommands(references, group: group))
+    }
+
+    /// Appends entries, then acknowledges inputs, in one round trip and as one transaction
+    /// (`MULTI`, the `XADD`s, the `XACK`s, `EXEC`).
+    ///
+    /// A command Redis refuses while queueing (no permission, out of memory, a malformed
+    /// command) discards the whole transaction: nothing is appended and nothing acknowledged, so
+    /// the inputs stay pending and are handled again. With nothing to append, it only acknowledges.
+    public func appendAndAcknowledge(
+        _ entries: [OutgoingEntry], acknowledging references: [StreamEntryReference], group: String
+    ) async throws(RedisError) {
+        let acknowledgements = Self.acknowledgeCommands(references, group: group)
+        guard !entries.isEmpty else {
+            _ = try await executePipeline(acknowledgements)
+            return
+        }
+        let commands = [["MULTI"]] + entries.map(Self.appendCommand) + acknowledgements + [["EXEC"]]
+        let replies = try await pipeline(commands)
+        for (reply, command) in zip(replies, commands) { _ = try reply.throwingError(command: command) }
+        guard case .array(let results)? = replies.last else {
+            throw Self.unexpected(replies.last ?? .null, "EXEC")
+        }
+        for (result, command) in zip(results, commands.dropFirst()) { _ = try result.throwingError(command: command) }
+    }
+
+    static func appendCommand(_ entry: OutgoingEntry) -> [String] {
+        var command = ["XADD", entry.stream, "*"]
+        command.reserveCapacity(3 + entry.fields.count * 2)
+        for field in entry.fields {
+            command.append(field.name)
+            command.append(field.value)
+        }
+        return command
+    }
+
+    static func acknowledgeCommands(_ references: [StreamEntryReference], group: String) -> [[String]] {
         var byStream: [String: [String]] = [:]
         var order: [String] = []
         for reference in references {
             if byStream[reference.stream] == nil { order.append(reference.stream) }
             byStream[reference.stream, default: []].append(reference.id)
         }
-        _ = try await executePipeline(order.map { ["XACK", $0, group] + (byStream[$0] ?? []) })
+        return order.map { ["XACK", $0, group] + (byStream[$0] ?? []) }
     }
 
     /// Reads entries for a consumer: new ones (`>`) or, with `after`, the consumer's own pending ones.

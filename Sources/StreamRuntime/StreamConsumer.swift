@@ -116,6 +116,8 @@ private struct ConsumerLoop<Handler: StreamBatchHandler> {
     var inFlight: [StreamEntry] = []
     /// How often the batch in flight failed for a reason that is not an outage.
     var inFlightFailures = 0
+    /// Entries read but held back until the drain-first streams are read to their end.
+    var held: [StreamEntry] = []
 
     init(consumer: StreamConsumer<Handler>) {
         self.consumer = consumer
@@ -151,6 +153,8 @@ private struct ConsumerLoop<Handler: StreamBatchHandler> {
                     if inFlightFailures >= 3 {
                         inFlight = []
                         inFlightFailures = 0
+                        // The pending scan reads the entries held back too.
+                        held = []
                         pendingCursors = Array(repeating: "0", count: configuration.streams.count)
                     }
                 }
@@ -192,16 +196,35 @@ private struct ConsumerLoop<Handler: StreamBatchHandler> {
                 return try await process(withDeliveryCounts(claimed))
             }
         }
-        if !configuration.drainFirst.isEmpty {
-            let first = try await redis.readGroup(
+        return try await process(try await readNew(blockMilliseconds: blockMilliseconds))
+    }
+
+    /// New entries, with those of the ``StreamConsumerConfiguration/drainFirst`` streams
+    /// first: a checkout entry is handled only once every reference entry that was there when it
+    /// was read has been handled.
+    ///
+    /// One `XREADGROUP` reads every stream. When it brings a full batch of a drain-first stream,
+    /// more may wait there: the other entries are held back (pending to this consumer, so a
+    /// crash loses none of them) while the drain-first streams are read to their end.
+    mutating func readNew(blockMilliseconds: Int) async throws -> [StreamEntry] {
+        let drainFirst = Set(configuration.drainFirst)
+        func isFull(_ entries: [StreamEntry]) -> Bool {
+            drainFirst.contains { stream in entries.count { $0.reference.stream == stream } >= configuration.batchSize }
+        }
+        if !held.isEmpty {
+            let more = try await redis.readGroup(
                 group: configuration.group, consumer: configuration.consumer, streams: configuration.drainFirst,
                 count: configuration.batchSize, blockMilliseconds: nil)
-            if !first.isEmpty { return try await process(first) }
+            if isFull(more) { return more }
+            defer { held = [] }
+            return more + held
         }
         let entries = try await redis.readGroup(
             group: configuration.group, consumer: configuration.consumer, streams: configuration.streams,
             count: configuration.batchSize, blockMilliseconds: blockMilliseconds)
-        return try await process(entries)
+        guard !drainFirst.isEmpty, isFull(entries) else { return entries }
+        held = entries.filter { !drainFirst.contains($0.reference.stream) }
+        return entries.filter { drainFirst.contains($0.reference.stream) }
     }
 
     func claimIdleEntries() async throws -> [StreamEntry] {
@@ -275,12 +298,13 @@ private struct ConsumerLoop<Handler: StreamBatchHandler> {
             }
         }
         outcome.deadLettered += deadLetters
-        try await redis.append(outcome.publish)
-        PublishMetrics(producer: configuration.group, factory: consumer.metrics.factory).record(outcome.publish)
-        try await redis.append(outcome.deadLettered.map(deadLetterEntry))
-        if !outcome.deadLettered.isEmpty { consumer.metrics.deadLetters.increment(by: outcome.deadLettered.count) }
         let done = outcome.acknowledged + outcome.deadLettered.map(\.entry.reference)
-        try await redis.acknowledge(done, group: configuration.group)
+        // Publish and acknowledge in one transaction: an input is never acknowledged without
+        // what it caused, and one round trip does both.
+        try await redis.appendAndAcknowledge(
+            outcome.publish + outcome.deadLettered.map(deadLetterEntry), acknowledging: done, group: configuration.group)
+        PublishMetrics(producer: configuration.group, factory: consumer.metrics.factory).record(outcome.publish)
+        if !outcome.deadLettered.isEmpty { consumer.metrics.deadLetters.increment(by: outcome.deadLettered.count) }
         for reference in done { lastFailures[reference] = nil }
         inFlight = []
         inFlightFailures = 0

@@ -50,6 +50,16 @@ struct LeastPrivilegeTests {
     }
 
     /// The SQLSTATE and message `body` fails with; nil if it succeeds.
+    /// The table where a worker records the events it applied: its inbox, or for the event
+    /// store and the audit trail, their own tables, keyed by event id.
+    static func recordTable(of worker: Worker) -> String {
+        switch worker {
+        case .eventStore: "event_store.events"
+        case .audit: "audit.audit_log"
+        default: "\(AccessNames.schema(of: worker)).inbox"
+        }
+    }
+
     static func failure(_ body: () async throws -> Void) async -> PostgresError? {
         do {
             try await body()
@@ -95,7 +105,7 @@ struct LeastPrivilegeTests {
             #expect(try role.decode("rolcreaterole", as: Bool.self) == false)
             #expect(try role.decode("rolcreatedb", as: Bool.self) == false)
             for other in Worker.allCases {
-                let inbox = "\(AccessNames.schema(of: other)).inbox"
+                let inbox = Self.recordTable(of: other)
                 let failure = await Self.failure { try await connection.query("SELECT count(*) FROM \(inbox)") }
                 if other == worker {
                     #expect(failure == nil, "\(worker) cannot read its own inbox: \(String(describing: failure))")
@@ -172,7 +182,7 @@ struct LeastPrivilegeTests {
         let operatorDatabase = await Self.database(.operator, of: system)
         defer { Task { await operatorDatabase.close() } }
         for worker in Worker.allCases {
-            let inbox = "\(AccessNames.schema(of: worker)).inbox"
+            let inbox = Self.recordTable(of: worker)
             let failure = await Self.failure { try await operatorDatabase.query("SELECT count(*) FROM \(inbox)") }
             #expect(failure == nil, "the operator cannot read \(inbox): \(String(describing: failure))")
         }
