@@ -4,7 +4,9 @@ import HTTPSupport
 import Hummingbird
 import Logging
 import Observability
+import ServiceLifecycle
 import ServiceSupport
+import StreamRuntime
 
 /// The event store's HTTP API: aggregates rebuilt by folding their events, and raw histories.
 public struct EventStoreRoutes: Sendable {
@@ -98,10 +100,23 @@ extension ChorusProcess where Effect == EventStoreEffect {
         ChorusProcess(effect: EventStoreEffect(), configuration: configuration, logger: logger, routes: { router, resources in
             EventStoreRoutes(reader: EventStoreReader(database: resources.database)).register(on: router)
         }, monitors: { resources in
-            [EventStoreLagMonitor(
+            let configuration = resources.configuration
+            var services: [any Service] = [EventStoreLagMonitor(
                 streams: resources.topology.streams(readBy: .eventStore), redis: resources.redis, database: resources.database,
                 metrics: resources.metrics.factory
-            ).periodically(every: .milliseconds(resources.configuration.metricsIntervalMilliseconds), logger: resources.logger)]
+            ).periodically(every: .milliseconds(configuration.metricsIntervalMilliseconds), logger: resources.logger)]
+            // The event store trims the streams: it keeps every event for good, so an entry that
+            // every group is done with is still in the history.
+            if configuration.trimIntervalMilliseconds > 0 {
+                let retention = StreamRetention(
+                    streams: resources.topology.eventStreams, deadLetterStream: resources.topology.deadLetterStream,
+                    deadLetterRetentionMilliseconds: configuration.deadLetterRetentionHours > 0
+                        ? Int64(configuration.deadLetterRetentionHours) * 3_600_000 : nil,
+                    abandonedGroupMilliseconds: configuration.abandonedGroupMilliseconds > 0 ? Int64(configuration.abandonedGroupMilliseconds) : nil)
+                services.append(StreamTrimmer(retention: retention, redis: resources.redis, metrics: resources.metrics.factory)
+                    .periodically(every: .milliseconds(configuration.trimIntervalMilliseconds), logger: resources.logger))
+            }
+            return services
         }, onListening: onListening)
     }
 }

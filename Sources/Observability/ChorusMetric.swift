@@ -51,6 +51,16 @@ public enum ChorusMetric: String, CaseIterable, Sendable {
     /// Newest stream entry's time minus the newest stored event's, over all streams.
     case eventStoreBehind = "chorus_event_store_behind_seconds"
 
+    // Retention.
+    /// Entries trimmed from a stream once every group was done with them (or, for the
+    /// dead-letter stream, once they were older than its retention), by `stream`.
+    case streamTrimmedEntries = "chorus_stream_trimmed_entries_total"
+    /// Consumer groups of a stream that no longer hold its entries back, because all their
+    /// consumers have been idle for longer than `CHORUS_ABANDONED_GROUP_MS`, by `stream`.
+    case streamAbandonedGroups = "chorus_stream_abandoned_groups"
+    /// Inbox records deleted once older than `CHORUS_INBOX_RETENTION_HOURS`, by `group`.
+    case inboxPrunedRecords = "chorus_inbox_pruned_records_total"
+
     // HTTP.
     /// Requests a route matched, by `route` (the pattern, not the path), `method` and `status`.
     case httpRequests = "chorus_http_requests_total"
@@ -61,9 +71,10 @@ public enum ChorusMetric: String, CaseIterable, Sendable {
     public var kind: Kind {
         switch self {
         case .consumerEvents, .consumerRedeliveries, .consumerClaims, .consumerDeadLetters, .eventsPublished,
-             .checkoutsStarted, .checkoutsCompleted, .checkoutsFailed, .eventStoreAppends, .httpRequests:
+             .checkoutsStarted, .checkoutsCompleted, .checkoutsFailed, .eventStoreAppends, .httpRequests,
+             .streamTrimmedEntries, .inboxPrunedRecords:
             .counter
-        case .consumerGroupLag, .consumerGroupPending, .consumerOldestPendingAge, .eventStoreBehind:
+        case .consumerGroupLag, .consumerGroupPending, .consumerOldestPendingAge, .eventStoreBehind, .streamAbandonedGroups:
             .gauge
         case .consumerHandlerDuration, .consumerEventAge, .checkoutDuration, .eventStoreAppendBatchSize,
              .eventStoreAppendDuration, .httpRequestDuration:

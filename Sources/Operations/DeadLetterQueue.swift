@@ -149,10 +149,16 @@ public struct DeadLetterRetry: Sendable, Hashable, Encodable {
 /// so that two operators retrying at the same moment publish it once.
 public struct DeadLetterQueue: Sendable {
     public let target: OperatorTarget
+    /// How long the workers remember the events they applied (`CHORUS_INBOX_RETENTION_HOURS`);
+    /// `nil` when they remember forever.
+    public let inboxRetention: Duration?
 
     /// A view of `target`'s dead-letter stream; connections open per call.
-    public init(target: OperatorTarget) {
+    /// - Parameter inboxRetentionHours: the workers' inbox retention; a letter whose original
+    ///   entry is older is not republished, 0 republishes at any age.
+    public init(target: OperatorTarget, inboxRetentionHours: Int = 168) {
         self.target = target
+        self.inboxRetention = inboxRetentionHours > 0 ? .seconds(inboxRetentionHours * 3_600) : nil
     }
 
     /// The hash that records, per dead-letter id and per source entry, the id it was republished as.
@@ -250,6 +256,17 @@ public struct DeadLetterQueue: Sendable {
         guard !letter.original.isEmpty else {
             outcome.detail = "the original entry was deleted before it was read, so there is nothing to publish"
             return outcome
+        }
+        // The groups that applied the event may have forgotten it by now, and would apply it
+        // a second time: only the group that gave up should see it again.
+        if let retention = inboxRetention, let published = StreamID(letter.sourceID) {
+            let ageSeconds = (Int64(Date().timeIntervalSince1970 * 1000) - Int64(published.milliseconds)) / 1000
+            if ageSeconds > retention.components.seconds {
+                outcome.detail = "the original entry is \(ageSeconds / 3_600) hours old, older than the inbox retention "
+                    + "(\(retention.components.seconds / 3_600) hours, CHORUS_INBOX_RETENTION_HOURS): workers that applied it "
+                    + "no longer remember it and would apply it again"
+                return outcome
+            }
         }
         let arguments = [letter.id, Self.sourceKey(letter.sourceStream, letter.sourceID)]
             + letter.republishFields.flatMap { [$0.name, $0.value] }

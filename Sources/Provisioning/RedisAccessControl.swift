@@ -10,7 +10,8 @@ import Redis
 ///
 /// A service's root permissions hold the consumer's commands on the streams it reads; a
 /// selector adds `XADD`, alone, on the streams it emits to and on the dead-letter stream. So the
-/// payment user can read the reference stream but gets `NOPERM` writing to it.
+/// payment user can read the reference stream but gets `NOPERM` writing to it. Only the event
+/// store, which trims the streams, may run `XTRIM`.
 public struct RedisAccessControl: Sendable {
     public let names: AccessNames
 
@@ -22,13 +23,15 @@ public struct RedisAccessControl: Sendable {
     /// What a consumer does on the streams it reads (`StreamConsumer`, `HealthRoutes`).
     static let consumerCommands = [
         "+ping", "+xreadgroup", "+xack", "+xautoclaim", "+xpending", "+xinfo|groups", "+xinfo|stream",
-        "+xgroup|create", "+xrange", "+xrevrange",
+        "+xgroup|create", "+xrange", "+xrevrange", "+multi", "+exec", "+discard",
     ]
 
     /// What the operator's tools do: read every stream, re-publish dead letters (in a script,
-    /// checked against a retry record), seed the demo data.
+    /// checked against a retry record), seed the demo data, and read-only diagnostics (`INFO`,
+    /// with its command statistics, and `MEMORY USAGE`).
     static let operatorCommands = [
         "+ping", "+xinfo", "+xpending", "+xrange", "+xrevrange", "+xread", "+xlen", "+xadd", "+type", "+exists",
+        "+info", "+memory|usage",
         "+eval", "+evalsha", "+eval_ro", "+evalsha_ro", "+script|load", "+script|exists",
         "+multi", "+exec", "+discard", "+watch", "+unwatch",
     ]
@@ -58,7 +61,13 @@ public struct RedisAccessControl: Sendable {
         case .service(let worker):
             let reads = readPatterns(of: worker).map { "~" + $0 }
             let writes = writePatterns(of: worker).map { "~" + $0 }
-            return ["resetchannels"] + reads + Self.consumerCommands + ["(" + (writes + ["+xadd"]).joined(separator: " ") + ")"]
+            var rules = ["resetchannels"] + reads + Self.consumerCommands + ["(" + (writes + ["+xadd"]).joined(separator: " ") + ")"]
+            if worker == .eventStore {
+                // The one principal that trims: the streams it reads, and the dead letters.
+                rules.append("(" + (reads + ["~" + topology.deadLetterStream, "+xtrim", "+xinfo|groups", "+xinfo|consumers", "+xpending"])
+                    .joined(separator: " ") + ")")
+            }
+            return rules
         case .operator:
             return ["resetchannels", "~\(names.prefix):*"] + Self.operatorCommands + [
                 "(~\(topology.deadLetterStream):* +hset +hsetnx +hget +hmget +hgetall +hexists +hlen +hkeys)",

@@ -41,6 +41,18 @@ public struct ChorusConfiguration: Sendable, Hashable {
     public var logFormat: LogFormat
     /// `CHORUS_METRICS_INTERVAL_MS`: how often consumer-group gauges (lag, pending) are read.
     public var metricsIntervalMilliseconds: Int
+    /// `CHORUS_INBOX_RETENTION_HOURS`: how long a worker remembers an event it applied, so
+    /// that a redelivery is recognised; 0 remembers forever. `chorus dlq retry` refuses a dead
+    /// letter older than this.
+    public var inboxRetentionHours: Int
+    /// `CHORUS_TRIM_INTERVAL_MS`: how often the event store trims the streams below what every
+    /// group has delivered and acknowledged; 0 never trims.
+    public var trimIntervalMilliseconds: Int
+    /// `CHORUS_ABANDONED_GROUP_MS`: a consumer group whose consumers have all been idle this
+    /// long no longer holds stream entries back; 0 waits for every group forever.
+    public var abandonedGroupMilliseconds: Int
+    /// `CHORUS_DEAD_LETTER_RETENTION_HOURS`: dead letters older than this are trimmed; 0 keeps them.
+    public var deadLetterRetentionHours: Int
 
     /// `CHORUS_HEALTH_PEERS`: the services `GET /health/system` asks, as
     /// `name=http://host:port,…`. By default, every process of a local run (`chorus up`).
@@ -89,6 +101,10 @@ public struct ChorusConfiguration: Sendable, Hashable {
         logLevel: Logger.Level = .info,
         logFormat: LogFormat = .json,
         metricsIntervalMilliseconds: Int = 5_000,
+        inboxRetentionHours: Int = ChorusConfiguration.defaultInboxRetentionHours,
+        trimIntervalMilliseconds: Int = 5_000,
+        abandonedGroupMilliseconds: Int = 86_400_000,
+        deadLetterRetentionHours: Int = 720,
         healthPeers: [HealthPeer] = ChorusConfiguration.localHealthPeers
     ) {
         self.redisURL = redisURL
@@ -108,8 +124,16 @@ public struct ChorusConfiguration: Sendable, Hashable {
         self.logLevel = logLevel
         self.logFormat = logFormat
         self.metricsIntervalMilliseconds = metricsIntervalMilliseconds
+        self.inboxRetentionHours = inboxRetentionHours
+        self.trimIntervalMilliseconds = trimIntervalMilliseconds
+        self.abandonedGroupMilliseconds = abandonedGroupMilliseconds
+        self.deadLetterRetentionHours = deadLetterRetentionHours
         self.healthPeers = healthPeers
     }
+
+    /// A week: far longer than any redelivery window (a pending entry is claimed within
+    /// `CHORUS_CLAIM_IDLE_MS` and dead-lettered after `CHORUS_MAX_DELIVERIES`).
+    public static let defaultInboxRetentionHours = 168
 
     /// The streams this configuration names.
     public var topology: StreamTopology { StreamTopology(prefix: streamPrefix, checkoutPartitions: partitions) }
@@ -168,6 +192,10 @@ public struct ChorusConfiguration: Sendable, Hashable {
             configuration.logFormat = format
         }
         if let value = try integer("CHORUS_METRICS_INTERVAL_MS", 100...3_600_000) { configuration.metricsIntervalMilliseconds = value }
+        if let value = try integer("CHORUS_INBOX_RETENTION_HOURS", 0...87_600) { configuration.inboxRetentionHours = value }
+        if let value = try integer("CHORUS_TRIM_INTERVAL_MS", 0...3_600_000) { configuration.trimIntervalMilliseconds = value }
+        if let value = try integer("CHORUS_ABANDONED_GROUP_MS", 0...31_536_000_000) { configuration.abandonedGroupMilliseconds = value }
+        if let value = try integer("CHORUS_DEAD_LETTER_RETENTION_HOURS", 0...87_600) { configuration.deadLetterRetentionHours = value }
         if let value = environment["CHORUS_HEALTH_PEERS"] {
             configuration.healthPeers = try value.split(separator: ",").map { item throws(ConfigurationError) in
                 let parts = item.split(separator: "=", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }

@@ -69,11 +69,12 @@ public struct ChorusProcess<Effect: EventEffect>: Service {
         let resources = ProcessResources(
             configuration: configuration,
             topology: topology,
-            database: PostgresConnectionPool(connectionString: configuration.databaseURL, size: configuration.poolSize),
+            database: PostgresConnectionPool(
+                connectionString: configuration.databaseURL, size: configuration.poolSize, sessionSettings: .keyLookups),
             redis: RedisConnectionPool(configuration: redisConfiguration, size: configuration.poolSize),
             logger: logger,
             metrics: metrics)
-        let consumerDatabase = PostgresConnection(connectionString: configuration.databaseURL)
+        let consumerDatabase = PostgresConnection(connectionString: configuration.databaseURL, sessionSettings: .keyLookups)
         let handler = ExactlyOnceHandler(
             effect: effect, database: consumerDatabase, topology: topology, logger: logger, metrics: metrics.factory)
         effect.prepareMetrics(metrics.factory)
@@ -115,7 +116,15 @@ public struct ChorusProcess<Effect: EventEffect>: Service {
             onServerRunning: { channel in await onListening(channel.localAddress?.port ?? 0) },
             logger: logger)
 
-        let services: [any Service] = [consumer, groupMonitor] + monitors(resources) + [app]
+        var retention: [any Service] = []
+        if effect.inbox == .table, configuration.inboxRetentionHours > 0 {
+            // Its own connection: a long prune must not hold up the routes' pool.
+            let pruner = InboxPruner(
+                effect: effect, retention: .seconds(configuration.inboxRetentionHours * 3_600),
+                database: PostgresConnection(connectionString: configuration.databaseURL), metrics: metrics.factory)
+            retention.append(PeriodicSampler("the inbox records to prune", every: .seconds(60), logger: logger) { try await pruner.pruneOnce() })
+        }
+        let services: [any Service] = [consumer, groupMonitor] + retention + monitors(resources) + [app]
         let group = ServiceGroup(configuration: .init(services: services, logger: logger))
         do {
             try await group.run()

@@ -1,5 +1,7 @@
 import ArgumentParser
+import Foundation
 import Operations
+import ServiceSupport
 
 /// `chorus dlq`: the dead-letter stream.
 struct DeadLetters: AsyncParsableCommand {
@@ -106,6 +108,10 @@ struct DeadLetters: AsyncParsableCommand {
                 which records the new id in <prefix>:dead-letter:retried. A second retry prints "skipped … \
                 already retried" and publishes nothing.
 
+                A letter whose original entry is older than the workers' inbox retention \
+                (CHORUS_INBOX_RETENTION_HOURS, 168 by default; set it as the workers have it) is not republished: \
+                the workers that applied it have forgotten it by then and would apply it a second time.
+
                 Exits 0; 1 when the id is unknown or the entry cannot be republished; 69 when Redis cannot be reached; 77 when it refuses the credentials.
 
                 Example:
@@ -130,7 +136,12 @@ struct DeadLetters: AsyncParsableCommand {
         }
 
         func run() async throws {
-            let queue = DeadLetterQueue(target: try connection.target())
+            // The workers' own setting: a letter older than their inbox retention is not republished.
+            let environment = ProcessInfo.processInfo.environment["CHORUS_INBOX_RETENTION_HOURS"]
+            guard let retention = environment.map({ Int($0) }) ?? ChorusConfiguration.defaultInboxRetentionHours, retention >= 0 else {
+                throw ValidationError("CHORUS_INBOX_RETENTION_HOURS must be a whole number of hours (0 for forever)")
+            }
+            let queue = DeadLetterQueue(target: try connection.target(), inboxRetentionHours: retention)
             let id = id
             let outcomes = try await OperatorCommand.run("dlq retry") { () async throws(OperatorError) in
                 if let id { return [try await queue.retry(id)] }

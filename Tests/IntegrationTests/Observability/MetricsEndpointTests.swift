@@ -68,7 +68,10 @@ struct Scrape {
 struct MetricsEndpointTests {
     @Test("every process serves its series at /metrics, and together they export exactly the catalogue")
     func catalogue() async throws {
-        let system = try await ChorusSystem.start { $0.metricsIntervalMilliseconds = 100 }
+        let system = try await ChorusSystem.start {
+            $0.metricsIntervalMilliseconds = 100
+            $0.trimIntervalMilliseconds = 100
+        }
         defer { Task { await system.shutdown() } }
         let checkouts = try await Scenarios.everyKindOfCheckout(on: system)
         try await system.waitUntilQuiet()

@@ -37,7 +37,8 @@ struct PrometheusScrapeTests {
 
     @Test("every process of a running system is scraped, and every metric a dashboard uses has data")
     func runningSystemIsScrapedAndEveryChartedMetricHasData() async throws {
-        let system = try await ChorusSystem.start()
+        // Retention runs too, so that its series have data.
+        let system = try await ChorusSystem.start { $0.trimIntervalMilliseconds = 500 }
         defer { Task { await system.shutdown() } }
         try await system.seed(
             products: [("SKU-1", 1_000, 10), ("SKU-2", 300, 1)],

@@ -72,7 +72,9 @@ actor ChorusSystem {
             httpHost: "127.0.0.1",
             httpPort: 0,
             poolSize: 2,
-            logLevel: .warning)
+            logLevel: .warning,
+            // Tests read the streams' whole history; a test of retention turns trimming on.
+            trimIntervalMilliseconds: 0)
         configure(&configuration)
         let system = ChorusSystem(
             servers: servers, configuration: configuration, accessNames: try AccessNames(prefix: configuration.streamPrefix),
