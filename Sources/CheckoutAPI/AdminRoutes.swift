@@ -75,7 +75,7 @@ struct AdminRoutes: Sendable {
         } catch {
             throw Problem.unprocessable(error.message, slug: "invalid-field")
         }
-        func entry(_ eventID: String) -> OutgoingEntry {
+        @Sendable func entry(_ eventID: String) -> OutgoingEntry {
             routes.publisher.entry(for: EventEnvelope.starting(
                 event, producer: CheckoutRoutes.producer, eventID: eventID, correlationID: request.requestID))
         }
@@ -85,7 +85,7 @@ struct AdminRoutes: Sendable {
             return try JSONBody.response(Published(eventID: eventID, type: event.type), status: .accepted)
         }
         let fingerprint = EventIdentity.fingerprint("admin|\(event.type.rawValue)|\(event.encodedPayload())")
-        let eventID = try await routes.idempotencyKeys.once(key: key, fingerprint: fingerprint) {
+        let eventID = try await routes.idempotencyKeys.once(key: key, fingerprint: fingerprint) { _ in
             let eventID = EventIdentity.requestEventID(idempotencyKey: key, purpose: "admin")
             return (eventID, entry(eventID))
         }

@@ -15,14 +15,20 @@ public struct CheckoutRoutes: Sendable {
     let publisher: EventPublisher
     let limits: CheckoutLimits
     let maxBodyBytes: Int
+    let publishedMarks: PublishedMarks
 
     /// - Parameters:
     ///   - maxBodyBytes: the largest request body accepted; larger ones get 413.
-    public init(database: PostgresConnectionPool, publisher: EventPublisher, limits: CheckoutLimits = .init(), maxBodyBytes: Int = 64 * 1024) {
+    ///   - publishedMarks: where published idempotency keys wait to be marked; its owner flushes it.
+    init(
+        database: PostgresConnectionPool, publisher: EventPublisher, limits: CheckoutLimits = .init(), maxBodyBytes: Int = 64 * 1024,
+        publishedMarks: PublishedMarks
+    ) {
         self.database = database
         self.publisher = publisher
         self.limits = limits
         self.maxBodyBytes = maxBodyBytes
+        self.publishedMarks = publishedMarks
     }
 
     static let producer = Worker.checkoutAPI.rawValue
@@ -61,19 +67,23 @@ public struct CheckoutRoutes: Sendable {
         let requestID = request.requestID
         guard let key = try IdempotencyKeys.key(of: request.idempotencyKey) else {
             let checkoutID = EventIdentity.random()
-            let (_, entry) = try await initiation(
-                of: body, checkoutID: checkoutID, eventID: EventIdentity.random(), correlationID: requestID ?? checkoutID)
+            let eventID = EventIdentity.random()
+            let (_, entry) = try await database.connection.run { [self] database in
+                try initiation(of: body, checkoutID: checkoutID, eventID: eventID, correlationID: requestID ?? checkoutID, in: database)
+            }
             try await publish(entry, logger: logger)
-            logger.info("checkout accepted", metadata: ["checkout_id": "\(checkoutID)", "correlation_id": "\(requestID ?? checkoutID)"])
+            logger.debug("checkout accepted", metadata: ["checkout_id": "\(checkoutID)", "correlation_id": "\(requestID ?? checkoutID)"])
             return try accepted(checkoutID)
         }
         let checkoutID = try await idempotencyKeys.once(key: key, fingerprint: EventIdentity.fingerprint("checkout|" + body.canonicalText)) {
+            [self] database in
             let checkoutID = EventIdentity.checkoutID(idempotencyKey: key)
-            return try await initiation(
+            return try initiation(
                 of: body, checkoutID: checkoutID,
-                eventID: EventIdentity.requestEventID(idempotencyKey: key, purpose: "checkout"), correlationID: requestID ?? checkoutID)
+                eventID: EventIdentity.requestEventID(idempotencyKey: key, purpose: "checkout"), correlationID: requestID ?? checkoutID,
+                in: database)
         }
-        logger.info("checkout accepted", metadata: ["checkout_id": "\(checkoutID)", "correlation_id": "\(requestID ?? checkoutID)"])
+        logger.debug("checkout accepted", metadata: ["checkout_id": "\(checkoutID)", "correlation_id": "\(requestID ?? checkoutID)"])
         return try accepted(checkoutID)
     }
 
@@ -81,12 +91,12 @@ public struct CheckoutRoutes: Sendable {
     /// - Parameter correlationID: the gateway's request id, so that logs and events of the whole
     ///   saga can be found from one access-log line; the checkout id when there is none.
     private func initiation(
-        of body: CheckoutRequest, checkoutID: String, eventID: String, correlationID: String
-    ) async throws -> (String, OutgoingEntry) {
+        of body: CheckoutRequest, checkoutID: String, eventID: String, correlationID: String, in database: isolated PostgresConnection
+    ) throws -> (String, OutgoingEntry) {
         let facts: CheckoutFacts
         do {
             try CheckoutPricing.validate(body, limits: limits)
-            facts = try CheckoutPricing.price(body, checkoutID: checkoutID, catalogue: try await catalogueView(for: body), limits: limits)
+            facts = try CheckoutPricing.price(body, checkoutID: checkoutID, catalogue: try Self.catalogueView(for: body, in: database), limits: limits)
         } catch let rejection as CheckoutRejection {
             throw Self.problem(for: rejection)
         }
@@ -96,23 +106,26 @@ public struct CheckoutRoutes: Sendable {
     }
 
     var idempotencyKeys: IdempotencyKeys {
-        IdempotencyKeys(database: database) { entry in try await publish(entry, logger: nil) }
+        IdempotencyKeys(database: database, publishedMarks: publishedMarks) { entry in try await publish(entry, logger: nil) }
     }
 
-    private func catalogueView(for body: CheckoutRequest) async throws -> CatalogueView {
-        let connection = database.connection
-        let context = try await connection.query(
+    /// The store, the customer and the prices of the request's products, in one round trip: one
+    /// row per known product (or one row with no product when none is known).
+    private static func catalogueView(for body: CheckoutRequest, in database: isolated PostgresConnection) throws -> CatalogueView {
+        let rows = try database.query(
             """
             SELECT (SELECT paused FROM checkout_api.stores WHERE store_id = $1) AS store_paused,
-                   EXISTS (SELECT 1 FROM checkout_api.customers WHERE customer_id = $2) AS customer_exists
+                   EXISTS (SELECT 1 FROM checkout_api.customers WHERE customer_id = $2) AS customer_exists,
+                   p.sku, p.price_cents
+            FROM (SELECT 1) AS one
+            LEFT JOIN checkout_api.products AS p ON p.sku = ANY($3::text[])
             """,
-            [body.storeID, body.customerID])
-        let products = try await connection.query(
-            "SELECT sku, price_cents FROM checkout_api.products WHERE sku = ANY($1::text[])",
-            [PostgresTextArray(body.items.map(\.sku))])
+            [body.storeID, body.customerID, PostgresTextArray(body.items.map(\.sku))])
         var prices: [String: Int64] = [:]
-        for row in products { prices[try row.decode("sku")] = try row.decode("price_cents") }
-        let first = context.first
+        for row in rows {
+            if let sku = try row.decodeIfPresent("sku", as: String.self) { prices[sku] = try row.decode("price_cents") }
+        }
+        let first = rows.first
         return CatalogueView(
             prices: prices,
             storeIsPaused: try first?.decodeIfPresent("store_paused"),
@@ -152,12 +165,18 @@ extension ChorusProcess where Effect == CatalogueEffect {
         logger: Logger,
         onListening: @escaping @Sendable (Int) async -> Void = { _ in }
     ) -> Self {
-        ChorusProcess(effect: CatalogueEffect(), configuration: configuration, logger: logger, routes: { router, resources in
+        let publishedMarks = PublishedMarks()
+        return ChorusProcess(effect: CatalogueEffect(), configuration: configuration, logger: logger, routes: { router, resources in
             CheckoutRoutes(
                 database: resources.database,
                 publisher: EventPublisher(redis: resources.redis, topology: resources.topology, metrics: resources.metrics.factory),
-                maxBodyBytes: resources.configuration.maxBodyBytes
+                maxBodyBytes: resources.configuration.maxBodyBytes,
+                publishedMarks: publishedMarks
             ).register(on: router)
+        }, monitors: { resources in
+            [PeriodicSampler("the published idempotency keys to mark", every: .milliseconds(100), logger: resources.logger) {
+                try await publishedMarks.flush(database: resources.database)
+            }]
         }, onListening: onListening)
     }
 }
