@@ -29,6 +29,12 @@ public enum BenchReport {
         for (name, value) in [("p50", latency.p50), ("p95", latency.p95), ("p99", latency.p99), ("max", latency.max)] {
             rows.append(["latency \(name)", latency.count == 0 ? "-" : "\(milliseconds(value)) ms"])
         }
+        if let acceptance = results.acceptanceLatency, acceptance.count > 0 {
+            rows.append(["202 p50 / p99", "\(milliseconds(acceptance.p50)) ms / \(milliseconds(acceptance.p99)) ms"])
+        }
+        if let cpu = results.benchCPUSeconds, let share = results.benchCPUPercentOfOneCore {
+            rows.append(["bench CPU", "\(tenths(cpu)) s (\(tenths(share)) % of one core)"])
+        }
         var lines = [
             TextTable.render(rows),
             "latency: POST to terminal state (CheckoutCompleted or CheckoutFailed), \(origin), \(latency.count) samples, HdrHistogram in microseconds",

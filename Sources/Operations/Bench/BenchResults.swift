@@ -81,6 +81,10 @@ public struct BenchResults: Codable, Sendable, Hashable {
     /// Checkouts that reached a terminal state, per second of ``elapsedSeconds``.
     public var throughputPerSecond: Double
     public var latency: LatencySummary
+    /// From the POST (or the moment it was due, open loop) to its 202 answer.
+    public var acceptanceLatency: LatencySummary?
+    /// CPU time the bench itself used during the run, user and system, in seconds.
+    public var benchCPUSeconds: Double?
     /// Why the run counts as failed (exit 1); empty when it succeeded, business failures or not.
     public var problems: [String]
 
@@ -89,7 +93,7 @@ public struct BenchResults: Codable, Sendable, Hashable {
         mode: String, ratePerSecond: Int?, concurrency: Int?, seed: UInt64, runID: String, url: String, startedAt: String,
         sendingSeconds: Double, elapsedSeconds: Double, sent: Int, accepted: Int, rejected: [String: Int], postErrors: Int,
         completed: Int, failed: Int, failureReasons: [String: Int], timedOut: Int, throughputPerSecond: Double,
-        latency: LatencySummary, problems: [String]
+        latency: LatencySummary, acceptanceLatency: LatencySummary? = nil, benchCPUSeconds: Double? = nil, problems: [String]
     ) {
         self.mode = mode
         self.ratePerSecond = ratePerSecond
@@ -110,7 +114,15 @@ public struct BenchResults: Codable, Sendable, Hashable {
         self.timedOut = timedOut
         self.throughputPerSecond = throughputPerSecond
         self.latency = latency
+        self.acceptanceLatency = acceptanceLatency
+        self.benchCPUSeconds = benchCPUSeconds
         self.problems = problems
+    }
+
+    /// The bench's own CPU time as a share of one core over the run, in percent.
+    public var benchCPUPercentOfOneCore: Double? {
+        guard let benchCPUSeconds, elapsedSeconds > 0 else { return nil }
+        return benchCPUSeconds / elapsedSeconds * 100
     }
 
     /// POSTs rejected with a 5xx status: the system failed, unlike a 4xx, which refuses the request.
@@ -145,6 +157,7 @@ public struct BenchResults: Codable, Sendable, Hashable {
         case ratePerSecond = "rate_per_second", concurrency, runID = "run_id", startedAt = "started_at"
         case sendingSeconds = "sending_seconds", elapsedSeconds = "elapsed_seconds", postErrors = "post_errors"
         case failureReasons = "failure_reasons", timedOut = "timed_out", throughputPerSecond = "throughput_per_second"
+        case acceptanceLatency = "acceptance_latency", benchCPUSeconds = "bench_cpu_seconds"
     }
 
     /// The JSON `--json` writes: snake_case keys, sorted, pretty-printed.

@@ -41,7 +41,6 @@ public struct BenchRunner: Sendable {
             case .closedLoop(let concurrency): concurrency
             }
         let sender = CheckoutSender(baseURL: configuration.baseURL, requestTimeout: configuration.requestTimeout, connections: connections)
-        defer { sender.close() }
         // Through the gateway, /health asks every service; a system that has just started may
         // still be busy with its demo data, so give it a few seconds before giving up.
         var problem = await sender.health()
@@ -50,6 +49,7 @@ public struct BenchRunner: Sendable {
             problem = await sender.health()
         }
         if let problem {
+            await sender.close()
             throw .unavailable(server: "the gateway at \(configuration.baseURL)", detail: problem.description)
         }
         let redis = RedisConnection(configuration: configuration.redis, connectAttempts: 2)
@@ -58,10 +58,12 @@ public struct BenchRunner: Sendable {
             tail = try await CheckoutStreamTail.startingAtEnd(of: configuration.topology.checkoutStreams, redis: redis)
         } catch {
             await redis.close()
+            await sender.close()
             throw .unavailable(server: "Redis at \(configuration.redis.host):\(configuration.redis.port)", detail: error.message)
         }
 
         let watcher = TerminalWatcher()
+        let cpuAtStart = ProcessCPU.seconds()
         let start = clock.now
         let startedAt = Date()
         let following = follow(tail, into: watcher)
@@ -79,10 +81,13 @@ public struct BenchRunner: Sendable {
         following.cancel()
         _ = await following.value
         await redis.close()
+        await sender.close()
         await watcher.finish()
         await tally.finish()
         onProgress(await progress(since: start, now: end))
-        return await results(start: start, end: end, startedAt: startedAt)
+        var results = await results(start: start, end: end, startedAt: startedAt)
+        results.benchCPUSeconds = ProcessCPU.seconds() - cpuAtStart
+        return results
     }
 
     // MARK: - Sending
@@ -132,7 +137,7 @@ public struct BenchRunner: Sendable {
         let key = CheckoutMix.idempotencyKey(runID: configuration.runID, index: index)
         switch await sender.post(mix.checkout(index), idempotencyKey: key) {
         case .accepted(let checkoutID):
-            await tally.recordAccepted()
+            await tally.recordAccepted(latency: clock.now - origin)
             if let observation = await watcher.waitForTerminal(checkoutID, until: sentAt + configuration.timeout) {
                 await tally.recordTerminal(observation.outcome, latency: observation.at - origin, at: observation.at)
             } else {
@@ -220,10 +225,22 @@ public struct BenchRunner: Sendable {
             rejected: Dictionary(uniqueKeysWithValues: await tally.rejected.map { (String($0.key), $0.value) }),
             postErrors: await tally.postErrors, completed: completed, failed: failed, failureReasons: await tally.failureReasons,
             timedOut: await tally.timedOut, throughputPerSecond: elapsedSeconds > 0 ? Double(completed + failed) / elapsedSeconds : 0,
-            latency: LatencySummary(await tally.latencies), problems: [])
+            latency: LatencySummary(await tally.latencies), acceptanceLatency: LatencySummary(await tally.acceptanceLatencies),
+            problems: [])
         results.problems = BenchResults.problems(
             sent: results.sent, accepted: results.accepted, postErrors: results.postErrors, serverErrors: results.serverErrors,
             timedOut: results.timedOut, maxErrorPercent: configuration.maxErrorPercent, errorExamples: await tally.postErrorSamples)
         return results
+    }
+}
+
+/// The CPU time this process has used, user and system, in seconds: the bench's own cost, which
+/// it reports so that a run on a shared machine says how much it took from the system it measured.
+enum ProcessCPU {
+    static func seconds() -> Double {
+        var usage = rusage()
+        guard getrusage(RUSAGE_SELF.rawValue, &usage) == 0 else { return 0 }
+        func seconds(_ time: timeval) -> Double { Double(time.tv_sec) + Double(time.tv_usec) / 1_000_000 }
+        return seconds(usage.ru_utime) + seconds(usage.ru_stime)
     }
 }

@@ -65,6 +65,8 @@ actor BenchTally {
     private(set) var timedOut = 0
     /// POST-to-terminal latencies in microseconds. It grows as needed, so no latency is clipped.
     private(set) var latencies = Histogram<UInt64>(numberOfSignificantValueDigits: .three)
+    /// Latencies of the 202 itself, from the same origin to the answer, in microseconds.
+    private(set) var acceptanceLatencies = Histogram<UInt64>(numberOfSignificantValueDigits: .three)
     private(set) var lastTerminalAt: ContinuousClock.Instant?
     private(set) var phase = BenchProgress.Phase.sending
     /// When the run stopped sending.
@@ -103,7 +105,10 @@ actor BenchTally {
 
     func recordSent() { sent += 1 }
 
-    func recordAccepted() { accepted += 1 }
+    func recordAccepted(latency: Duration) {
+        accepted += 1
+        acceptanceLatencies.record(UInt64(max(1, latency.benchMicroseconds)))
+    }
 
     func recordRejected(status: Int) { rejected[status, default: 0] += 1 }
 
