@@ -35,12 +35,16 @@ public enum DemoData {
     }
 
     /// Stock at every store: most products plentiful, one in ten scarce (0 to 3 units).
-    public static var stock: [StockReceived] {
+    public static var stock: [StockReceived] { stock(scale: 1) }
+
+    /// The stock with the plentiful products' quantities multiplied by `scale`; scarce products
+    /// stay scarce, so that a long load test keeps its mix of failures.
+    public static func stock(scale: Int) -> [StockReceived] {
         var random = SplitMix64(seed: 0x5EED)
         var receipts: [StockReceived] = []
         for store in stores {
             for number in 1...productCount {
-                let quantity = number % 10 == 0 ? random.next(below: 4) : 20 + random.next(below: 181)
+                let quantity = number % 10 == 0 ? random.next(below: 4) : (20 + random.next(below: 181)) * max(1, scale)
                 if quantity > 0 { receipts.append(StockReceived(storeID: store.storeID, sku: sku(number), quantity: quantity)) }
             }
         }
@@ -48,12 +52,15 @@ public enum DemoData {
     }
 
     /// Customers: most with 500 to 5,000 of balance, one in eight with at most 20.
-    public static var customers: [CustomerRegistered] {
+    public static var customers: [CustomerRegistered] { customers(scale: 1) }
+
+    /// The customers with the solvent ones' balances multiplied by `scale`; the poor stay poor.
+    public static func customers(scale: Int) -> [CustomerRegistered] {
         var random = SplitMix64(seed: 0xBA1A)
         let first = ["Camille", "Léa", "Noah", "Jade", "Louis", "Emma", "Gabriel", "Alice", "Raphaël", "Chloé"]
         let last = ["Tremblay", "Gagnon", "Roy", "Côté", "Bouchard", "Gauthier", "Morin", "Lavoie", "Fortin", "Ouellet"]
         return (1...customerCount).map { number in
-            let balance = number % 8 == 0 ? random.next(below: 2_001) : 50_000 + random.next(below: 450_001)
+            let balance = number % 8 == 0 ? random.next(below: 2_001) : (50_000 + random.next(below: 450_001)) * max(1, scale)
             return CustomerRegistered(
                 customerID: customerID(number),
                 name: "\(first[number % first.count]) \(last[(number / first.count) % last.count])",
@@ -63,9 +70,13 @@ public enum DemoData {
     }
 
     /// Every demo event, in the order they must be applied, with its derived id.
-    public static var events: [(eventID: String, event: DomainEvent)] {
+    public static var events: [(eventID: String, event: DomainEvent)] { events(scale: 1) }
+
+    /// The demo events with plentiful stock and solvent balances multiplied by `scale`. The ids
+    /// are those of scale 1: a data set is loaded once, whatever the scale asked later.
+    public static func events(scale: Int) -> [(eventID: String, event: DomainEvent)] {
         let all: [DomainEvent] = stores.map(DomainEvent.storeOpened) + products.map(DomainEvent.productRegistered)
-            + stock.map(DomainEvent.stockReceived) + customers.map(DomainEvent.customerRegistered)
+            + stock(scale: scale).map(DomainEvent.stockReceived) + customers(scale: scale).map(DomainEvent.customerRegistered)
         return all.enumerated().map { index, event in (EventIdentity.nameBased("demo-data/v1/\(index)"), event) }
     }
 

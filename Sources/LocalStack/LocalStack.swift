@@ -25,6 +25,9 @@ public struct LocalStack: Sendable {
     public var postgresPort: Int
     public var gatewayURL: String
     public var loadsDemoData: Bool
+    /// Multiplies the demo data's plentiful stock and solvent balances (``DemoData/events(scale:)``),
+    /// for load tests long enough to drain the usual amounts.
+    public var demoScale: Int
     /// The schemas whose tables belong to a role no service logs in as, migrated at
     /// provisioning (``sealed(_:)``): the event store's, so that its role may append events
     /// but never change them. A schema left out belongs to its service's role.
@@ -33,7 +36,7 @@ public struct LocalStack: Sendable {
     public init(
         dataDirectory: URL, binDirectory: URL, gatewayConfigDirectory: URL,
         redisPort: Int = 6479, postgresPort: Int = 5479, gatewayURL: String = "http://127.0.0.1:8080", loadsDemoData: Bool = true,
-        sealedSchemas: [DatabaseProvisioner.SealedSchema] = []
+        demoScale: Int = 1, sealedSchemas: [DatabaseProvisioner.SealedSchema] = []
     ) {
         self.dataDirectory = dataDirectory
         self.binDirectory = binDirectory
@@ -42,6 +45,7 @@ public struct LocalStack: Sendable {
         self.postgresPort = postgresPort
         self.gatewayURL = gatewayURL
         self.loadsDemoData = loadsDemoData
+        self.demoScale = demoScale
         self.sealedSchemas = sealedSchemas
     }
 
@@ -107,7 +111,8 @@ public struct LocalStack: Sendable {
             try await cluster.initialize(log: logs.appendingPathComponent("initdb.log"))
             try cluster.writeAuthenticationRules()
             try await supervisor.start(.init(
-                name: "postgres", command: try cluster.serverCommand(), log: logs.appendingPathComponent("postgres.log"), stopSignal: SIGINT))
+                name: "postgres", command: try cluster.serverCommand(settings: Self.postgresSettings),
+                log: logs.appendingPathComponent("postgres.log"), stopSignal: SIGINT))
             try await createDatabase(cluster, report: report)
             try await provision(cluster, names: names, credentials: credentials)
             report("redis on 127.0.0.1:\(redisPort), PostgreSQL on 127.0.0.1:\(postgresPort) (data in \(dataDirectory.path); passwords in \(LocalStackCredentials.directory(dataDirectory: dataDirectory).path))")
@@ -141,7 +146,7 @@ public struct LocalStack: Sendable {
                 let operatorURL = try Self.readURL(LocalStackCredentials.urlFile(.operator, .redis, dataDirectory: dataDirectory))
                 let redis = RedisConnection(configuration: try RedisConfiguration(url: operatorURL))
                 let topology = StreamTopology(prefix: configuration.streamPrefix, checkoutPartitions: configuration.partitions)
-                switch try await DemoDataLoader(redis: redis, topology: topology).load() {
+                switch try await DemoDataLoader(redis: redis, topology: topology, scale: demoScale).load() {
                 case .loaded(let events): report("loaded the demo data (\(events) events)")
                 case .alreadyLoaded: report("demo data already loaded")
                 }
@@ -227,7 +232,27 @@ public struct LocalStack: Sendable {
             try await admin.query("CREATE DATABASE chorus")
             report("created database chorus")
         }
+        // Per-statement counts and times, for whoever measures (see docs/benchmarks.md).
+        let chorus = PostgresConnection(connectionString: cluster.adminConnectionString(database: Self.databaseName))
+        defer { Task { await chorus.close() } }
+        try await chorus.query("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
     }
+
+    /// What `chorus up` changes from PostgreSQL's defaults, all listed in the README.
+    ///
+    /// Durability is untouched: `synchronous_commit` stays on, because a worker acknowledges its
+    /// input once its transaction has committed, and a commit lost after that would be a lost
+    /// effect. The rest gives the write-heavy load room: WAL segments recycled rather than
+    /// created, checkpoints spread out, a larger buffer cache, and per-statement statistics.
+    public static let postgresSettings: [String: String] = [
+        "synchronous_commit": "on",
+        "shared_buffers": "256MB",
+        "max_wal_size": "4GB",
+        "min_wal_size": "1GB",
+        "checkpoint_timeout": "15min",
+        "shared_preload_libraries": "pg_stat_statements",
+        "pg_stat_statements.track": "top",
+    ]
 
     private func startGateway(_ supervisor: ProcessSupervisor) async throws {
         let runtime = dataDirectory.appendingPathComponent("gateway")

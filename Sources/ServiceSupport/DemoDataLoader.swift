@@ -9,10 +9,13 @@ import StreamRuntime
 public struct DemoDataLoader: Sendable {
     let redis: RedisConnection
     let topology: StreamTopology
+    /// See ``DemoData/events(scale:)``.
+    let scale: Int
 
-    public init(redis: RedisConnection, topology: StreamTopology) {
+    public init(redis: RedisConnection, topology: StreamTopology, scale: Int = 1) {
         self.redis = redis
         self.topology = topology
+        self.scale = max(1, scale)
     }
 
     /// The key that records that the demo data was loaded.
@@ -28,7 +31,7 @@ public struct DemoDataLoader: Sendable {
     public func load(force: Bool = false) async throws -> Result {
         let claimed = try await redis.execute(["SET", markerKey, Timestamp.format(Timestamp.now()), "NX"])
         guard claimed != .null || force else { return .alreadyLoaded }
-        let events = DemoData.events
+        let events = DemoData.events(scale: scale)
         let time = Timestamp.now()
         let entries = events.map { item in
             let envelope = EventEnvelope.starting(item.event, producer: "chorus-seed", eventID: item.eventID, at: time)

@@ -34,4 +34,18 @@ struct DemoDataTests {
         }
         #expect(first.prefix(DemoData.stores.count).allSatisfy { if case .storeOpened = $0.event { true } else { false } })
     }
+
+    @Test("a scale multiplies plentiful stock and solvent balances only, under the same event ids")
+    func scaleKeepsTheMix() {
+        let base = DemoData.events
+        let scaled = DemoData.events(scale: 10)
+        #expect(scaled.map(\.eventID) == base.map(\.eventID))
+        for (plain, large) in zip(DemoData.stock, DemoData.stock(scale: 10)) {
+            #expect(large.quantity == (plain.quantity <= 3 ? plain.quantity : plain.quantity * 10), "\(plain.storeID) \(plain.sku)")
+        }
+        for (plain, rich) in zip(DemoData.customers, DemoData.customers(scale: 10)) {
+            let poor = plain.openingBalanceCents <= 2_000
+            #expect(rich.openingBalanceCents == (poor ? plain.openingBalanceCents : plain.openingBalanceCents * 10), "\(plain.customerID)")
+        }
+    }
 }

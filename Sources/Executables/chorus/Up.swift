@@ -30,6 +30,15 @@ struct Up: AsyncParsableCommand {
     @Flag(help: "Do not load the demo data.")
     var noDemoData = false
 
+    @Option(help: ArgumentHelp(
+        "Multiply the demo data's plentiful stock and solvent balances, for load tests long enough to drain them; scarce products and poor customers stay so. Applies when the demo data is first loaded.",
+        valueName: "factor"))
+    var demoScale = 1
+
+    func validate() throws {
+        guard (1...1_000).contains(demoScale) else { throw ValidationError("--demo-scale must be from 1 to 1000") }
+    }
+
     func run() async throws {
         let here = URL(fileURLWithPath: FileManager.default.currentDirectoryPath)
         // The services are built next to this executable; /proc/self/exe finds it even when it
@@ -44,7 +53,7 @@ struct Up: AsyncParsableCommand {
             dataDirectory: URL(fileURLWithPath: dataDir, relativeTo: here).standardizedFileURL,
             binDirectory: executables.standardizedFileURL,
             gatewayConfigDirectory: gateway.standardizedFileURL,
-            redisPort: redisPort, postgresPort: postgresPort, loadsDemoData: !noDemoData,
+            redisPort: redisPort, postgresPort: postgresPort, loadsDemoData: !noDemoData, demoScale: demoScale,
             // The event store's tables belong to a role nobody logs in as; its own role appends and reads.
             sealedSchemas: [LocalStack.sealed(EventStoreEffect())])
         // Trap the signals before anything starts, so that Ctrl-C always stops cleanly.
