@@ -89,7 +89,7 @@ struct RetentionTests {
         try await redis.ensureGroup(stream: stream, group: "gone")
         try await redis.ensureGroup(stream: stream, group: "live")
         _ = try await Self.read(stream, group: "gone", consumer: "g", count: 1, on: redis)
-        try await Task.sleep(for: .milliseconds(300))
+        try await Task.sleep(for: .milliseconds(1_500))
         let live = try await Self.read(stream, group: "live", consumer: "l", count: 100, on: redis)
         try await redis.acknowledge(live.map(\.reference), group: "live")
 
@@ -100,7 +100,7 @@ struct RetentionTests {
         #expect(try await patient.trimOnce().first?.removed == 0, "gone still holds its pending entry")
         let impatient = StreamTrimmer(
             retention: StreamRetention(streams: [stream], deadLetterStream: stream + ":dead", deadLetterRetentionMilliseconds: nil,
-                                       abandonedGroupMilliseconds: 200),
+                                       abandonedGroupMilliseconds: 1_000),
             redis: pool)
         let trim = try #require(try await impatient.trimOnce().first)
         #expect(trim.abandonedGroups == ["gone"])
