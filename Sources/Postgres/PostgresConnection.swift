@@ -30,8 +30,6 @@ public actor PostgresConnection {
     /// Statements are prepared only while fewer than this many are: SQL texts come from the code,
     /// so the set is small, and the bound keeps a caller that builds many texts from leaking.
     private static let preparedLimit = 512
-    /// How many round trips this connection made to the server, for benchmarks and tests.
-    public private(set) var roundTrips = 0
 
     public nonisolated var unownedExecutor: UnownedSerialExecutor {
         executor.asUnownedSerialExecutor()
@@ -88,7 +86,6 @@ public actor PostgresConnection {
         defer { cStrings.forEach { free($0) } }
         let values: [UnsafePointer<CChar>?] = cStrings.map { $0.map { UnsafePointer($0) } }
         let name = parameters.isEmpty ? nil : try preparedName(of: sql, on: connection)
-        roundTrips += 1
         let result = values.withUnsafeBufferPointer { buffer in
             if let name {
                 PQexecPrepared(connection, name, Int32(values.count), buffer.baseAddress, nil, nil, 0)
@@ -112,7 +109,6 @@ public actor PostgresConnection {
         guard prepared.count < Self.preparedLimit else { return nil }
         preparedSerial += 1
         let name = "chorus_\(preparedSerial)"
-        roundTrips += 1
         _ = try Self.rows(from: PQprepare(connection, name, sql, 0, nil), connection: connection, statement: sql)
         prepared[sql] = name
         return name
