@@ -177,6 +177,14 @@ extension ChorusProcess where Effect == CatalogueEffect {
             [PeriodicSampler("the published idempotency keys to mark", every: .milliseconds(100), logger: resources.logger) {
                 try await publishedMarks.flush(database: resources.database)
             }]
-        }, onListening: onListening)
+        },
+        // A request's key record need not wait for its own flush to disk: the event it stores has
+        // an id derived from the key, so if a crash of PostgreSQL lost the record after the 202,
+        // a retry publishes the same event again and every consumer's inbox skips it. (What is
+        // lost is only the check of that retry's body: one with another body would be answered
+        // with the same checkout instead of 422.) The workers, whose acknowledgements rest on
+        // their commits, keep synchronous commits.
+        routeSessionSettings: PostgresSessionSettings.keyLookups.adding("synchronous_commit", "off"),
+        onListening: onListening)
     }
 }

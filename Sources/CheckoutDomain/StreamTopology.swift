@@ -105,6 +105,10 @@ public enum Worker: String, CaseIterable, Sendable, Codable {
         }
     }
 
+    /// Whether the worker only records what happened (the event store, the audit trail, the
+    /// read models): it emits nothing, so no step of a saga waits on it.
+    public var isObserver: Bool { emits.isEmpty }
+
     var readsCheckoutStreams: Bool { handles.contains { !$0.isReferenceData } }
     var readsReferenceStream: Bool { handles.contains { $0.isReferenceData } }
 }

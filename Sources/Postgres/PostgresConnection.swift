@@ -297,4 +297,11 @@ public struct PostgresSessionSettings: Sendable, Hashable {
         (name: "plan_cache_mode", value: "force_generic_plan"),
         (name: "enable_seqscan", value: "off"),
     ])
+
+    /// These settings, then `name = value`.
+    public func adding(_ name: String, _ value: String) -> PostgresSessionSettings {
+        var settings = self
+        settings.values.append((name: name, value: value))
+        return settings
+    }
 }

@@ -53,6 +53,10 @@ public struct ChorusConfiguration: Sendable, Hashable {
     public var abandonedGroupMilliseconds: Int
     /// `CHORUS_DEAD_LETTER_RETENTION_HOURS`: dead letters older than this are trimmed; 0 keeps them.
     public var deadLetterRetentionHours: Int
+    /// `CHORUS_OBSERVER_LINGER_MS`: after a small batch, how long the event store, the audit
+    /// trail and the projection wait before reading again, so that they handle larger batches.
+    /// No step of a checkout waits on them; 0 reads again at once.
+    public var observerLingerMilliseconds: Int
 
     /// `CHORUS_HEALTH_PEERS`: the services `GET /health/system` asks, as
     /// `name=http://host:port,…`. By default, every process of a local run (`chorus up`).
@@ -105,6 +109,7 @@ public struct ChorusConfiguration: Sendable, Hashable {
         trimIntervalMilliseconds: Int = 5_000,
         abandonedGroupMilliseconds: Int = 86_400_000,
         deadLetterRetentionHours: Int = 720,
+        observerLingerMilliseconds: Int = 20,
         healthPeers: [HealthPeer] = ChorusConfiguration.localHealthPeers
     ) {
         self.redisURL = redisURL
@@ -128,6 +133,7 @@ public struct ChorusConfiguration: Sendable, Hashable {
         self.trimIntervalMilliseconds = trimIntervalMilliseconds
         self.abandonedGroupMilliseconds = abandonedGroupMilliseconds
         self.deadLetterRetentionHours = deadLetterRetentionHours
+        self.observerLingerMilliseconds = observerLingerMilliseconds
         self.healthPeers = healthPeers
     }
 
@@ -196,6 +202,7 @@ public struct ChorusConfiguration: Sendable, Hashable {
         if let value = try integer("CHORUS_TRIM_INTERVAL_MS", 0...3_600_000) { configuration.trimIntervalMilliseconds = value }
         if let value = try integer("CHORUS_ABANDONED_GROUP_MS", 0...31_536_000_000) { configuration.abandonedGroupMilliseconds = value }
         if let value = try integer("CHORUS_DEAD_LETTER_RETENTION_HOURS", 0...87_600) { configuration.deadLetterRetentionHours = value }
+        if let value = try integer("CHORUS_OBSERVER_LINGER_MS", 0...10_000) { configuration.observerLingerMilliseconds = value }
         if let value = environment["CHORUS_HEALTH_PEERS"] {
             configuration.healthPeers = try value.split(separator: ",").map { item throws(ConfigurationError) in
                 let parts = item.split(separator: "=", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }

@@ -36,11 +36,14 @@ public struct ChorusProcess<Effect: EventEffect>: Service {
     let onListening: @Sendable (Int) async -> Void
     /// Where this process's series live; `GET /metrics` serves them.
     public let metrics: ProcessMetrics
+    /// Settings of the sessions the HTTP routes use (the consumer's are always ``PostgresSessionSettings/keyLookups``).
+    let routeSessionSettings: PostgresSessionSettings
 
     /// - Parameters:
     ///   - routes: adds the service's own routes.
     ///   - monitors: the service's own background samplers (say, gauges read from storage).
     ///   - metrics: the registry to record into; each process has its own by default.
+    ///   - routeSessionSettings: settings of the sessions the routes use.
     ///   - onListening: called with the bound port once the HTTP server listens.
     public init(
         effect: Effect,
@@ -49,8 +52,10 @@ public struct ChorusProcess<Effect: EventEffect>: Service {
         routes: @escaping @Sendable (Router<BasicRequestContext>, ProcessResources) -> Void = { _, _ in },
         monitors: @escaping @Sendable (ProcessResources) -> [any Service] = { _ in [] },
         metrics: ProcessMetrics = ProcessMetrics(),
+        routeSessionSettings: PostgresSessionSettings = .keyLookups,
         onListening: @escaping @Sendable (Int) async -> Void = { _ in }
     ) {
+        self.routeSessionSettings = routeSessionSettings
         self.monitors = monitors
         self.metrics = metrics
         self.effect = effect
@@ -70,7 +75,7 @@ public struct ChorusProcess<Effect: EventEffect>: Service {
             configuration: configuration,
             topology: topology,
             database: PostgresConnectionPool(
-                connectionString: configuration.databaseURL, size: configuration.poolSize, sessionSettings: .keyLookups),
+                connectionString: configuration.databaseURL, size: configuration.poolSize, sessionSettings: routeSessionSettings),
             redis: RedisConnectionPool(configuration: redisConfiguration, size: configuration.poolSize),
             logger: logger,
             metrics: metrics)
@@ -93,7 +98,8 @@ public struct ChorusProcess<Effect: EventEffect>: Service {
                 claimIntervalMilliseconds: configuration.claimIntervalMilliseconds,
                 maxDeliveries: configuration.maxDeliveries,
                 // Checkout events rely on reference data (stores, stock, customers): apply it first.
-                drainFirst: streams.count > 1 && streams.contains(topology.referenceStream) ? [topology.referenceStream] : []),
+                drainFirst: streams.count > 1 && streams.contains(topology.referenceStream) ? [topology.referenceStream] : [],
+                lingerMilliseconds: worker.isObserver ? configuration.observerLingerMilliseconds : 0),
             redis: RedisConnection(configuration: redisConfiguration),
             handler: handler,
             logger: logger,

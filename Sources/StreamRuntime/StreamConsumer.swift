@@ -31,6 +31,11 @@ public struct StreamConsumerConfiguration: Sendable, Hashable {
     /// Streams whose new entries are handled before any other stream's, such as reference data
     /// that checkout events depend on.
     public var drainFirst: [String]
+    /// After a batch smaller than ``batchSize``, how long to wait before reading again, so that
+    /// the next batch is larger: fewer transactions for the same entries, at the price of this
+    /// much latency. For groups that nothing waits on (the event store, the audit trail, the
+    /// read models); 0 reads again at once.
+    public var lingerMilliseconds: Int
 
     public init(
         group: String,
@@ -43,7 +48,8 @@ public struct StreamConsumerConfiguration: Sendable, Hashable {
         claimIntervalMilliseconds: Int = 5_000,
         maxDeliveries: Int = 5,
         retryBackoffMilliseconds: Int = 250,
-        drainFirst: [String] = []
+        drainFirst: [String] = [],
+        lingerMilliseconds: Int = 0
     ) {
         self.group = group
         self.consumer = consumer
@@ -56,6 +62,7 @@ public struct StreamConsumerConfiguration: Sendable, Hashable {
         self.maxDeliveries = maxDeliveries
         self.retryBackoffMilliseconds = retryBackoffMilliseconds
         self.drainFirst = drainFirst
+        self.lingerMilliseconds = lingerMilliseconds
     }
 }
 
@@ -140,7 +147,11 @@ private struct ConsumerLoop<Handler: StreamBatchHandler> {
         while !Task.isShuttingDownGracefully && !Task.isCancelled {
             do {
                 if inFlight.isEmpty {
-                    _ = try await step(blockMilliseconds: configuration.blockMilliseconds)
+                    let handled = try await step(blockMilliseconds: configuration.blockMilliseconds)
+                    let linger = configuration.lingerMilliseconds
+                    if linger > 0, handled > 0, handled < configuration.batchSize {
+                        try? await cancelWhenGracefulShutdown { try await Task.sleep(for: .milliseconds(linger)) }
+                    }
                 } else {
                     _ = try await process(inFlight)
                 }
