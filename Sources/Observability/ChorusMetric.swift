@@ -58,7 +58,7 @@ public enum ChorusMetric: String, CaseIterable, Sendable {
     /// Consumer groups of a stream that no longer hold its entries back, because all their
     /// consumers have been idle for longer than `CHORUS_ABANDONED_GROUP_MS`, by `stream`.
     case streamAbandonedGroups = "chorus_stream_abandoned_groups"
-    /// Inbox records deleted once older than `CHORUS_INBOX_RETENTION_HOURS`, by `group`.
+    /// Inbox records deleted once older than `CHORUS_INBOX_RETENTION_MINUTES`, by `group`.
     case inboxPrunedRecords = "chorus_inbox_pruned_records_total"
 
     // HTTP.

@@ -149,16 +149,16 @@ public struct DeadLetterRetry: Sendable, Hashable, Encodable {
 /// so that two operators retrying at the same moment publish it once.
 public struct DeadLetterQueue: Sendable {
     public let target: OperatorTarget
-    /// How long the workers remember the events they applied (`CHORUS_INBOX_RETENTION_HOURS`);
+    /// How long the workers remember the events they applied (`CHORUS_INBOX_RETENTION_MINUTES`);
     /// `nil` when they remember forever.
     public let inboxRetention: Duration?
 
     /// A view of `target`'s dead-letter stream; connections open per call.
-    /// - Parameter inboxRetentionHours: the workers' inbox retention; a letter whose original
+    /// - Parameter inboxRetentionMinutes: the workers' inbox retention; a letter whose original
     ///   entry is older is not republished, 0 republishes at any age.
-    public init(target: OperatorTarget, inboxRetentionHours: Int = 168) {
+    public init(target: OperatorTarget, inboxRetentionMinutes: Int = 10_080) {
         self.target = target
-        self.inboxRetention = inboxRetentionHours > 0 ? .seconds(inboxRetentionHours * 3_600) : nil
+        self.inboxRetention = inboxRetentionMinutes > 0 ? .seconds(inboxRetentionMinutes * 60) : nil
     }
 
     /// The hash that records, per dead-letter id and per source entry, the id it was republished as.
@@ -262,8 +262,8 @@ public struct DeadLetterQueue: Sendable {
         if let retention = inboxRetention, let published = StreamID(letter.sourceID) {
             let ageSeconds = (Int64(Date().timeIntervalSince1970 * 1000) - Int64(published.milliseconds)) / 1000
             if ageSeconds > retention.components.seconds {
-                outcome.detail = "the original entry is \(ageSeconds / 3_600) hours old, older than the inbox retention "
-                    + "(\(retention.components.seconds / 3_600) hours, CHORUS_INBOX_RETENTION_HOURS): workers that applied it "
+                outcome.detail = "the original entry is \(ageSeconds / 60) minutes old, older than the inbox retention "
+                    + "(\(retention.components.seconds / 60) minutes, CHORUS_INBOX_RETENTION_MINUTES): workers that applied it "
                     + "no longer remember it and would apply it again"
                 return outcome
             }

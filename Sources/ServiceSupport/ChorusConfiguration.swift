@@ -41,10 +41,10 @@ public struct ChorusConfiguration: Sendable, Hashable {
     public var logFormat: LogFormat
     /// `CHORUS_METRICS_INTERVAL_MS`: how often consumer-group gauges (lag, pending) are read.
     public var metricsIntervalMilliseconds: Int
-    /// `CHORUS_INBOX_RETENTION_HOURS`: how long a worker remembers an event it applied, so
+    /// `CHORUS_INBOX_RETENTION_MINUTES`: how long a worker remembers an event it applied, so
     /// that a redelivery is recognised; 0 remembers forever. `chorus dlq retry` refuses a dead
     /// letter older than this.
-    public var inboxRetentionHours: Int
+    public var inboxRetentionMinutes: Int
     /// `CHORUS_TRIM_INTERVAL_MS`: how often the event store trims the streams below what every
     /// group has delivered and acknowledged; 0 never trims.
     public var trimIntervalMilliseconds: Int
@@ -105,7 +105,7 @@ public struct ChorusConfiguration: Sendable, Hashable {
         logLevel: Logger.Level = .info,
         logFormat: LogFormat = .json,
         metricsIntervalMilliseconds: Int = 5_000,
-        inboxRetentionHours: Int = ChorusConfiguration.defaultInboxRetentionHours,
+        inboxRetentionMinutes: Int = ChorusConfiguration.defaultInboxRetentionMinutes,
         trimIntervalMilliseconds: Int = 5_000,
         abandonedGroupMilliseconds: Int = 86_400_000,
         deadLetterRetentionHours: Int = 720,
@@ -129,7 +129,7 @@ public struct ChorusConfiguration: Sendable, Hashable {
         self.logLevel = logLevel
         self.logFormat = logFormat
         self.metricsIntervalMilliseconds = metricsIntervalMilliseconds
-        self.inboxRetentionHours = inboxRetentionHours
+        self.inboxRetentionMinutes = inboxRetentionMinutes
         self.trimIntervalMilliseconds = trimIntervalMilliseconds
         self.abandonedGroupMilliseconds = abandonedGroupMilliseconds
         self.deadLetterRetentionHours = deadLetterRetentionHours
@@ -139,7 +139,7 @@ public struct ChorusConfiguration: Sendable, Hashable {
 
     /// A week: far longer than any redelivery window (a pending entry is claimed within
     /// `CHORUS_CLAIM_IDLE_MS` and dead-lettered after `CHORUS_MAX_DELIVERIES`).
-    public static let defaultInboxRetentionHours = 168
+    public static let defaultInboxRetentionMinutes = 10_080
 
     /// The streams this configuration names.
     public var topology: StreamTopology { StreamTopology(prefix: streamPrefix, checkoutPartitions: partitions) }
@@ -198,7 +198,7 @@ public struct ChorusConfiguration: Sendable, Hashable {
             configuration.logFormat = format
         }
         if let value = try integer("CHORUS_METRICS_INTERVAL_MS", 100...3_600_000) { configuration.metricsIntervalMilliseconds = value }
-        if let value = try integer("CHORUS_INBOX_RETENTION_HOURS", 0...87_600) { configuration.inboxRetentionHours = value }
+        if let value = try integer("CHORUS_INBOX_RETENTION_MINUTES", 0...5_256_000) { configuration.inboxRetentionMinutes = value }
         if let value = try integer("CHORUS_TRIM_INTERVAL_MS", 0...3_600_000) { configuration.trimIntervalMilliseconds = value }
         if let value = try integer("CHORUS_ABANDONED_GROUP_MS", 0...31_536_000_000) { configuration.abandonedGroupMilliseconds = value }
         if let value = try integer("CHORUS_DEAD_LETTER_RETENTION_HOURS", 0...87_600) { configuration.deadLetterRetentionHours = value }

@@ -123,10 +123,10 @@ public struct ChorusProcess<Effect: EventEffect>: Service {
             logger: logger)
 
         var retention: [any Service] = []
-        if effect.inbox == .table, configuration.inboxRetentionHours > 0 {
+        if effect.inbox == .table, configuration.inboxRetentionMinutes > 0 {
             // Its own connection: a long prune must not hold up the routes' pool.
             let pruner = InboxPruner(
-                effect: effect, retention: .seconds(configuration.inboxRetentionHours * 3_600),
+                effect: effect, retention: .seconds(configuration.inboxRetentionMinutes * 60),
                 database: PostgresConnection(connectionString: configuration.databaseURL), metrics: metrics.factory)
             retention.append(PeriodicSampler("the inbox records to prune", every: .seconds(60), logger: logger) { try await pruner.pruneOnce() })
         }

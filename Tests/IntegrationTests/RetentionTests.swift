@@ -157,11 +157,11 @@ struct RetentionTests {
             (DeadLetterFields.group, "audit"), (DeadLetterFields.deliveries, "5"), (DeadLetterFields.deadLetteredAt, "0"),
             (DeadLetterFields.entry, original),
         ])]).first)
-        let refused = try await DeadLetterQueue(target: system.operatorTarget, inboxRetentionHours: 168).retry(letterID)
+        let refused = try await DeadLetterQueue(target: system.operatorTarget, inboxRetentionMinutes: 10_080).retry(letterID)
         #expect(refused.outcome == .notRetriable)
         #expect(refused.detail?.contains("older than the inbox retention") == true)
         #expect(try await system.copies(of: "old-1", in: source) == 0)
-        let forced = try await DeadLetterQueue(target: system.operatorTarget, inboxRetentionHours: 0).retry(letterID)
+        let forced = try await DeadLetterQueue(target: system.operatorTarget, inboxRetentionMinutes: 0).retry(letterID)
         #expect(forced.outcome == .republished, "with an inbox that never forgets, any age is fine")
     }
 

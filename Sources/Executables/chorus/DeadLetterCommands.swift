@@ -109,7 +109,7 @@ struct DeadLetters: AsyncParsableCommand {
                 already retried" and publishes nothing.
 
                 A letter whose original entry is older than the workers' inbox retention \
-                (CHORUS_INBOX_RETENTION_HOURS, 168 by default; set it as the workers have it) is not republished: \
+                (CHORUS_INBOX_RETENTION_MINUTES, 10080, a week, by default; set it as the workers have it) is not republished: \
                 the workers that applied it have forgotten it by then and would apply it a second time.
 
                 Exits 0; 1 when the id is unknown or the entry cannot be republished; 69 when Redis cannot be reached; 77 when it refuses the credentials.
@@ -137,11 +137,11 @@ struct DeadLetters: AsyncParsableCommand {
 
         func run() async throws {
             // The workers' own setting: a letter older than their inbox retention is not republished.
-            let environment = ProcessInfo.processInfo.environment["CHORUS_INBOX_RETENTION_HOURS"]
-            guard let retention = environment.map({ Int($0) }) ?? ChorusConfiguration.defaultInboxRetentionHours, retention >= 0 else {
-                throw ValidationError("CHORUS_INBOX_RETENTION_HOURS must be a whole number of hours (0 for forever)")
+            let environment = ProcessInfo.processInfo.environment["CHORUS_INBOX_RETENTION_MINUTES"]
+            guard let retention = environment.map({ Int($0) }) ?? ChorusConfiguration.defaultInboxRetentionMinutes, retention >= 0 else {
+                throw ValidationError("CHORUS_INBOX_RETENTION_MINUTES must be a whole number of minutes (0 for forever)")
             }
-            let queue = DeadLetterQueue(target: try connection.target(), inboxRetentionHours: retention)
+            let queue = DeadLetterQueue(target: try connection.target(), inboxRetentionMinutes: retention)
             let id = id
             let outcomes = try await OperatorCommand.run("dlq retry") { () async throws(OperatorError) in
                 if let id { return [try await queue.retry(id)] }

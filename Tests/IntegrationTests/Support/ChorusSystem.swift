@@ -54,9 +54,12 @@ actor ChorusSystem {
     var topology: StreamTopology { configuration.topology }
 
     /// Creates a system with fresh storage and starts `workers`.
+    /// - Parameter beforeProvisioning: runs on the empty database as its superuser, before
+    ///   provisioning: to lay out what an older Chorus left there, say.
     static func start(
         _ workers: [Worker] = Worker.allCases,
-        configure: (inout ChorusConfiguration) -> Void = { _ in }
+        configure: (inout ChorusConfiguration) -> Void = { _ in },
+        beforeProvisioning: (PostgresConnection) async throws -> Void = { _ in }
     ) async throws -> ChorusSystem {
         let servers = try await TestServers.shared()
         var configuration = ChorusConfiguration(
@@ -79,6 +82,7 @@ actor ChorusSystem {
         let system = ChorusSystem(
             servers: servers, configuration: configuration, accessNames: try AccessNames(prefix: configuration.streamPrefix),
             credentials: Credentials.generate())
+        try await beforeProvisioning(system.database)
         try await system.provision()
         for worker in workers { try await system.start(worker) }
         return system
