@@ -26,6 +26,15 @@ struct RetentionTests {
         try await redis.readGroup(group: group, consumer: consumer, streams: [stream], count: count, blockMilliseconds: nil)
     }
 
+    /// A trimmer of `stream` alone, which keeps no dead letters apart.
+    static func trimmer(of stream: String, abandonedAfter milliseconds: Int64?, on pool: RedisConnectionPool) -> StreamTrimmer {
+        StreamTrimmer(
+            retention: StreamRetention(
+                streams: [stream], deadLetterStream: stream + ":dead", deadLetterRetentionMilliseconds: nil,
+                abandonedGroupMilliseconds: milliseconds),
+            redis: pool)
+    }
+
     static func ids(of stream: String, on redis: RedisConnection) async throws -> [String] {
         try await redis.range(of: stream).map(\.reference.id)
     }
@@ -45,10 +54,7 @@ struct RetentionTests {
         let slow = try await Self.read(stream, group: "slow", consumer: "s", count: 3, on: redis)
         try await redis.acknowledge(slow.map(\.reference), group: "slow")
 
-        let trimmer = StreamTrimmer(
-            retention: StreamRetention(streams: [stream], deadLetterStream: stream + ":dead", deadLetterRetentionMilliseconds: nil,
-                                       abandonedGroupMilliseconds: nil),
-            redis: pool)
+        let trimmer = Self.trimmer(of: stream, abandonedAfter: nil, on: pool)
         let first = try await trimmer.trimOnce()
         #expect(first.first?.removed == 3)
         #expect(try await Self.ids(of: stream, on: redis) == Array(ids[3...]), "slow has not been delivered 3 yet")
@@ -72,10 +78,7 @@ struct RetentionTests {
         defer { Task { await redis.close(); await pool.close() } }
         let stream = servers.uniqueName("retention-nogroup")
         let ids = try await Self.fill(stream, count: 5, on: redis)
-        let trimmer = StreamTrimmer(
-            retention: StreamRetention(streams: [stream], deadLetterStream: stream + ":dead", deadLetterRetentionMilliseconds: nil,
-                                       abandonedGroupMilliseconds: nil),
-            redis: pool)
+        let trimmer = Self.trimmer(of: stream, abandonedAfter: nil, on: pool)
         _ = try await trimmer.trimOnce()
         #expect(try await Self.ids(of: stream, on: redis) == ids)
     }
@@ -93,15 +96,9 @@ struct RetentionTests {
         let live = try await Self.read(stream, group: "live", consumer: "l", count: 100, on: redis)
         try await redis.acknowledge(live.map(\.reference), group: "live")
 
-        let patient = StreamTrimmer(
-            retention: StreamRetention(streams: [stream], deadLetterStream: stream + ":dead", deadLetterRetentionMilliseconds: nil,
-                                       abandonedGroupMilliseconds: 60_000),
-            redis: pool)
+        let patient = Self.trimmer(of: stream, abandonedAfter: 60_000, on: pool)
         #expect(try await patient.trimOnce().first?.removed == 0, "gone still holds its pending entry")
-        let impatient = StreamTrimmer(
-            retention: StreamRetention(streams: [stream], deadLetterStream: stream + ":dead", deadLetterRetentionMilliseconds: nil,
-                                       abandonedGroupMilliseconds: 1_000),
-            redis: pool)
+        let impatient = Self.trimmer(of: stream, abandonedAfter: 1_000, on: pool)
         let trim = try #require(try await impatient.trimOnce().first)
         #expect(trim.abandonedGroups == ["gone"])
         #expect(trim.removed == ids.count)
