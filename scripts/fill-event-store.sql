@@ -13,6 +13,8 @@ CREATE TEMP TABLE template AS
     FROM event_store.events e
     JOIN event_store.aggregate_events a ON a.position = e.position AND a.aggregate_kind = 'checkout';
 SELECT count(*) AS template_events, count(DISTINCT checkout_id) AS template_checkouts FROM template;
+-- Copies of another run of this script get other ids.
+SELECT max(position) AS run FROM event_store.events \gset
 SELECT format('
     WITH copy AS (
         INSERT INTO event_store.events (event_id, event_type, payload, correlation_id, causation_id, producer, occurred_at)
@@ -24,7 +26,7 @@ SELECT format('
     )
     INSERT INTO event_store.aggregate_events (aggregate_kind, aggregate_id, version, position)
     SELECT ''checkout'', md5(t.checkout_id || %1$L)::uuid::text, t.version, copy.position
-    FROM copy JOIN template t ON copy.event_id = md5(t.event_id || %1$L)::uuid::text', '/copy-' || g)
+    FROM copy JOIN template t ON copy.event_id = md5(t.event_id || %1$L)::uuid::text', '/copy-' || :run || '-' || g)
 FROM generate_series(1, :copies) AS g
 \gexec
 SET session_replication_role = DEFAULT;
