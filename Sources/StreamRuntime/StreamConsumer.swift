@@ -138,7 +138,9 @@ private struct ConsumerLoop<Handler: StreamBatchHandler> {
                 try await prepare()
                 break
             } catch {
-                logger.error("cannot create consumer groups", metadata: ["error": "\(error)"])
+                // Redis answers LOADING while it reads its data back after a restart: expected, and brief.
+                let loading = (error as? RedisError)?.message.hasPrefix("LOADING") == true
+                logger.log(level: loading ? .warning : .error, "cannot create consumer groups", metadata: ["error": "\(error)"])
                 try? await Task.sleep(for: .milliseconds(configuration.retryBackoffMilliseconds * 4))
             }
         }
