@@ -277,5 +277,4 @@ struct EffectContractError: Error, CustomStringConvertible {
     var inputs: Int
     var outputs: Int
     var description: String { "\(worker.rawValue) returned \(outputs) output lists for \(inputs) events" }
-
 }

@@ -185,17 +185,16 @@ public struct InboxPruner: Sendable {
     /// Deletes every expired record; returns how many went.
     @discardableResult
     public func pruneOnce() async throws -> Int {
-        let seconds = String(Double(retention.components.seconds) + Double(retention.components.attoseconds) / 1e18)
         var total = 0
         while true {
             let deleted = try await database.query(
                 """
                 DELETE FROM \(schema).inbox WHERE event_id IN (
-                    SELECT event_id FROM \(schema).inbox WHERE processed_at < now() - make_interval(secs => $1::double precision)
+                    SELECT event_id FROM \(schema).inbox WHERE processed_at < now() - make_interval(secs => $1::bigint)
                     ORDER BY processed_at LIMIT \(Self.chunk)
                 )
                 """,
-                [seconds]).affectedRows
+                [retention.components.seconds]).affectedRows
             total += deleted
             if deleted < Self.chunk { break }
         }

@@ -229,12 +229,7 @@ public struct DeadLetterQueue: Sendable {
 
     /// Whether stream id `id` comes no later than `limit` (ids compare by milliseconds, then sequence).
     static func streamID(_ id: String, isAtOrBefore limit: String) -> Bool {
-        func parts(_ text: String) -> (Int64, Int64) {
-            let pieces = text.split(separator: "-", maxSplits: 1)
-            return (Int64(pieces.first ?? "") ?? 0, pieces.count > 1 ? Int64(pieces[1]) ?? 0 : 0)
-        }
-        let (a, b) = (parts(id), parts(limit))
-        return a.0 < b.0 || (a.0 == b.0 && a.1 <= b.1)
+        !RedisConnection.idLess(limit, id)
     }
 
     private func find(_ id: String, redis: RedisConnection) async throws -> DeadLetterEntry {

@@ -11,8 +11,6 @@ public struct PostgresTextArray: PostgresBindable, Sendable {
     public init(nullable elements: [String?]) { self.elements = elements }
     /// Numbers, written in decimal.
     public init<Number: BinaryInteger>(_ numbers: [Number]) { self.elements = numbers.map { String($0) } }
-    /// Booleans, as `t` and `f`.
-    public init(_ flags: [Bool]) { self.elements = flags.map { $0 ? "t" : "f" } }
 
     public var postgresText: String? {
         // Built as bytes: this runs for every row of every batch, and appending to a String one

@@ -265,21 +265,12 @@ public actor PostgresConnection {
 }
 
 /// Settings a connection applies to each of its sessions.
-public struct PostgresSessionSettings: Sendable, Hashable {
+public struct PostgresSessionSettings: Sendable {
     /// Setting names and values, applied in this order.
-    public var values: [(name: String, value: String)] {
-        get { storage.map { ($0.name, $0.value) } }
-        set { storage = newValue.map { Setting(name: $0.name, value: $0.value) } }
-    }
-    private var storage: [Setting]
-
-    private struct Setting: Hashable {
-        var name: String
-        var value: String
-    }
+    public var values: [(name: String, value: String)]
 
     public init(_ values: [(name: String, value: String)]) {
-        self.storage = values.map { Setting(name: $0.name, value: $0.value) }
+        self.values = values
     }
 
     /// The server's own settings, unchanged.

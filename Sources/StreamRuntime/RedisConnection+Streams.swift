@@ -199,10 +199,7 @@ extension RedisConnection {
 
     /// Orders stream ids (`<milliseconds>-<sequence>`) numerically.
     public static func idLess(_ lhs: String, _ rhs: String) -> Bool {
-        func parts(_ id: String) -> (UInt64, UInt64) {
-            let split = id.split(separator: "-", maxSplits: 1)
-            return (UInt64(split.first ?? "") ?? 0, split.count > 1 ? UInt64(split[1]) ?? 0 : 0)
-        }
-        return parts(lhs) < parts(rhs)
+        let zero = StreamID(milliseconds: 0, sequence: 0)
+        return (StreamID(lhs) ?? zero) < (StreamID(rhs) ?? zero)
     }
 }

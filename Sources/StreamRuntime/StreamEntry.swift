@@ -114,3 +114,36 @@ extension StreamBatchHandler {
     public func metricType(of entry: StreamEntry) -> String { "unknown" }
     public func logMetadata(of entry: StreamEntry) -> Logger.Metadata { [:] }
 }
+
+/// A stream entry id, `<milliseconds>-<sequence>`, ordered as Redis orders them.
+public struct StreamID: Comparable, Hashable, Sendable, CustomStringConvertible {
+    public var milliseconds: UInt64
+    public var sequence: UInt64
+
+    public init(milliseconds: UInt64, sequence: UInt64) {
+        self.milliseconds = milliseconds
+        self.sequence = sequence
+    }
+
+    /// Reads `<milliseconds>-<sequence>`, or `<milliseconds>` alone (sequence 0), as Redis does;
+    /// `nil` for anything else.
+    public init?(_ text: String) {
+        let parts = text.split(separator: "-", omittingEmptySubsequences: false)
+        guard (1...2).contains(parts.count), let milliseconds = UInt64(parts[0]) else { return nil }
+        guard let sequence = parts.count == 2 ? UInt64(parts[1]) : 0 else { return nil }
+        self.init(milliseconds: milliseconds, sequence: sequence)
+    }
+
+    /// The smallest id greater than this one.
+    public var successor: StreamID? {
+        if sequence < UInt64.max { return StreamID(milliseconds: milliseconds, sequence: sequence + 1) }
+        if milliseconds < UInt64.max { return StreamID(milliseconds: milliseconds + 1, sequence: 0) }
+        return nil
+    }
+
+    public var description: String { "\(milliseconds)-\(sequence)" }
+
+    public static func < (lhs: StreamID, rhs: StreamID) -> Bool {
+        (lhs.milliseconds, lhs.sequence) < (rhs.milliseconds, rhs.sequence)
+    }
+}

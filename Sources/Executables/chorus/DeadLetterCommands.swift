@@ -1,5 +1,4 @@
 import ArgumentParser
-import Foundation
 import Operations
 import ServiceSupport
 
@@ -137,10 +136,7 @@ struct DeadLetters: AsyncParsableCommand {
 
         func run() async throws {
             // The workers' own setting: a letter older than their inbox retention is not republished.
-            let environment = ProcessInfo.processInfo.environment["CHORUS_INBOX_RETENTION_MINUTES"]
-            guard let retention = environment.map({ Int($0) }) ?? ChorusConfiguration.defaultInboxRetentionMinutes, retention >= 0 else {
-                throw ValidationError("CHORUS_INBOX_RETENTION_MINUTES must be a whole number of minutes (0 for forever)")
-            }
+            let retention = try connection.configuration().inboxRetentionMinutes
             let queue = DeadLetterQueue(target: try connection.target(), inboxRetentionMinutes: retention)
             let id = id
             let outcomes = try await OperatorCommand.run("dlq retry") { () async throws(OperatorError) in

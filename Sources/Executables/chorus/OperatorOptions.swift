@@ -36,15 +36,19 @@ struct OperatorOptions: ParsableArguments {
         try LocalDefaults.configuration()
     }
 
-    /// The system these options name.
-    func target() throws -> OperatorTarget {
-        let defaults: ChorusConfiguration
+    /// The operator defaults; a `CHORUS_*` variable Chorus cannot use exits 78.
+    func configuration() throws -> ChorusConfiguration {
         do {
-            defaults = try Self.defaults()
+            return try Self.defaults()
         } catch let error as ConfigurationError {
             FileHandle.standardError.write(Data("chorus: \(error)\n".utf8))
             throw ExitCode(78)  // EX_CONFIG
         }
+    }
+
+    /// The system these options name.
+    func target() throws -> OperatorTarget {
+        let defaults = try configuration()
         return OperatorTarget(
             redisURL: redisURL ?? defaults.redisURL,
             databaseURL: databaseURL ?? defaults.databaseURL,
