@@ -40,7 +40,10 @@ let package = Package(
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
-        .package(url: "https://github.com/apple/swift-crypto.git", from: "3.12.3"),
+        // 4.x for jwt-kit; our own use (SHA-256, random keys) is the same in 3.x and 4.x.
+        .package(url: "https://github.com/apple/swift-crypto.git", "3.12.3"..<"5.0.0"),
+        .package(url: "https://github.com/vapor/jwt-kit.git", from: "5.8.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird-auth.git", from: "2.5.0"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
         .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
@@ -71,6 +74,14 @@ let package = Package(
         .target(
             name: "CheckoutDomain",
             dependencies: [.product(name: "Crypto", package: "swift-crypto")],
+            swiftSettings: strict
+        ),
+
+        // Who is calling: bearer tokens verified against a JWKS, the callers and their roles, and
+        // what each may do. Pure rules plus the verifier; no HTTP.
+        .target(
+            name: "Identity",
+            dependencies: [.product(name: "JWTKit", package: "jwt-kit"), .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: strict
         ),
 
@@ -110,7 +121,8 @@ let package = Package(
             dependencies: [
                 .product(name: "Hummingbird", package: "hummingbird"), .product(name: "Logging", package: "swift-log"),
                 .product(name: "HTTPTypes", package: "swift-http-types"), "Postgres", "CheckoutDomain", "Observability",
-                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Metrics", package: "swift-metrics"), "Identity",
+                .product(name: "HummingbirdAuth", package: "hummingbird-auth"),
             ],
             swiftSettings: strict
         ),
@@ -119,7 +131,8 @@ let package = Package(
         .target(
             name: "ServiceSupport",
             dependencies: [
-                "ExactlyOnce", "HTTPSupport", "Observability",
+                "ExactlyOnce", "HTTPSupport", "Observability", "Identity",
+                .product(name: "HummingbirdAuth", package: "hummingbird-auth"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -129,21 +142,30 @@ let package = Package(
         ),
 
         // One library per service.
-        .target(name: "CheckoutAPI", dependencies: ["ServiceSupport", "HTTPSupport"], swiftSettings: strict),
-        .target(name: "EventStore", dependencies: ["ServiceSupport", "HTTPSupport"], swiftSettings: strict),
+        .target(
+            name: "CheckoutAPI",
+            dependencies: ["ServiceSupport", "HTTPSupport", "Identity", .product(name: "HummingbirdAuth", package: "hummingbird-auth")],
+            swiftSettings: strict),
+        .target(
+            name: "EventStore",
+            dependencies: ["ServiceSupport", "HTTPSupport", "Identity", .product(name: "HummingbirdAuth", package: "hummingbird-auth")],
+            swiftSettings: strict),
         .target(name: "StockReservation", dependencies: ["ServiceSupport"], swiftSettings: strict),
         .target(name: "Payment", dependencies: ["ServiceSupport"], swiftSettings: strict),
         .target(name: "OrderCreation", dependencies: ["ServiceSupport"], swiftSettings: strict),
         .target(name: "Compensation", dependencies: ["ServiceSupport"], swiftSettings: strict),
         .target(name: "Audit", dependencies: ["ServiceSupport"], swiftSettings: strict),
-        .target(name: "CQRSProjection", dependencies: ["ServiceSupport", "HTTPSupport"], swiftSettings: strict),
+        .target(
+            name: "CQRSProjection",
+            dependencies: ["ServiceSupport", "HTTPSupport", "Identity", .product(name: "HummingbirdAuth", package: "hummingbird-auth")],
+            swiftSettings: strict),
     ]
     + serviceNames.map { service($0.0, $0.1) }
     + [
         .executableTarget(
             name: "chorus",
             dependencies: [
-                "ServiceSupport", "CheckoutDomain", "LocalStack", "Redis", "Operations", "Provisioning", "EventStore",
+                "ServiceSupport", "CheckoutDomain", "LocalStack", "Redis", "Operations", "Provisioning", "EventStore", "Identity",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             ],
@@ -174,16 +196,20 @@ let package = Package(
         .target(name: "LocalServers", swiftSettings: strict),
 
         // The whole system on one machine, supervised: what `chorus up` runs.
-        .target(name: "LocalStack", dependencies: ["ServiceSupport", "LocalServers", "Provisioning", "ExactlyOnce"], swiftSettings: strict),
+        .target(name: "LocalStack", dependencies: ["ServiceSupport", "LocalServers", "Provisioning", "ExactlyOnce", "Identity"], swiftSettings: strict),
 
         // Starts real redis-server and PostgreSQL processes for the tests.
         .target(name: "TestSupport", dependencies: ["Redis", "Postgres", "LocalServers"], path: "Tests/TestSupport", swiftSettings: strict),
         .testTarget(name: "CheckoutDomainTests", dependencies: ["CheckoutDomain"], swiftSettings: testSettings),
         .testTarget(
+            name: "IdentityTests",
+            dependencies: ["Identity", .product(name: "JWTKit", package: "jwt-kit"), .product(name: "Crypto", package: "swift-crypto")],
+            swiftSettings: testSettings),
+        .testTarget(
             name: "IntegrationTests",
             dependencies: [
                 "TestSupport", "LocalServers", "CheckoutAPI", "EventStore", "StockReservation", "Payment",
-                "OrderCreation", "Compensation", "Audit", "CQRSProjection", "Operations", "Provisioning", "Observability",
+                "OrderCreation", "Compensation", "Audit", "CQRSProjection", "Operations", "Provisioning", "Observability", "Identity",
             ],
             swiftSettings: testSettings
         ),
