@@ -2,7 +2,8 @@ import CheckoutDomain
 import ExactlyOnce
 import Postgres
 
-/// Keeps an append-only trail of every event, with its correlation and causation ids.
+/// Keeps an append-only trail of every event, with its correlation and causation ids, and who
+/// asked for it (`actor`) when a request started it.
 /// A trigger refuses any `UPDATE` or `DELETE` of the trail.
 public struct AuditEffect: EventEffect {
     public let worker = Worker.audit
@@ -26,6 +27,8 @@ public struct AuditEffect: EventEffect {
             )
             """,
             "CREATE INDEX IF NOT EXISTS audit_log_correlation ON audit.audit_log (correlation_id)",
+            // Who asked for a request's event; added after the first release, so also to old tables.
+            "ALTER TABLE audit.audit_log ADD COLUMN IF NOT EXISTS actor text",
             """
             CREATE OR REPLACE FUNCTION audit.refuse_change() RETURNS trigger LANGUAGE plpgsql AS $$
             BEGIN
@@ -47,14 +50,14 @@ public struct AuditEffect: EventEffect {
     public func apply(batch: [EventEnvelope], in database: isolated PostgresConnection) throws -> [[DomainEvent]] {
         try database.query(
             """
-            INSERT INTO audit.audit_log (event_id, event_type, correlation_id, causation_id, producer, occurred_at, payload)
-            SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::timestamptz[], $7::jsonb[])
+            INSERT INTO audit.audit_log (event_id, event_type, correlation_id, causation_id, producer, occurred_at, payload, actor)
+            SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::timestamptz[], $7::jsonb[], $8::text[])
             ON CONFLICT (event_id) DO NOTHING
             """,
             [PostgresTextArray(batch.map(\.eventID)), PostgresTextArray(batch.map(\.event.type.rawValue)),
              PostgresTextArray(batch.map(\.metadata.correlationID)), PostgresTextArray(nullable: batch.map(\.metadata.causationID)),
              PostgresTextArray(batch.map(\.metadata.producer)), PostgresTextArray(batch.map { Timestamp.format($0.metadata.occurredAt) }),
-             PostgresTextArray(batch.map(\.payloadJSON))])
+             PostgresTextArray(batch.map(\.payloadJSON)), PostgresTextArray(nullable: batch.map(\.metadata.actor))])
         return [[DomainEvent]](repeating: [], count: batch.count)
     }
 }

@@ -2,12 +2,17 @@ import CheckoutDomain
 import Foundation
 import HTTPSupport
 import Hummingbird
+import HummingbirdAuth
+import Identity
 import Logging
 import Postgres
 import ServiceSupport
 
 /// The read side over HTTP: checkouts, customers and their orders, store stock and sales.
 /// Every answer comes from this service's own read models.
+///
+/// A customer reads their own checkouts, profile and orders; another customer's look absent
+/// (404). Staff read according to their roles.
 public struct ReadModelRoutes: Sendable {
     let database: PostgresConnectionPool
 
@@ -66,17 +71,20 @@ public struct ReadModelRoutes: Sendable {
         enum CodingKeys: String, CodingKey { case storeID = "store_id", date, orders, units, revenueCents = "revenue_cents" }
     }
 
-    public func register(on router: Router<some RequestContext>) {
+    public func register(on router: Router<ChorusRequestContext>) {
         router.get("/checkouts/:id") { _, context -> Response in
             let id = try context.parameters.require("id")
+            guard context.identity != nil else { throw Problem.unauthenticated("reading a checkout needs a bearer token", error: nil) }
             guard let row = try await database.connection.query(
                 "SELECT state::text AS state FROM cqrs_projection.checkouts WHERE checkout_id = $1", [id]).first
             else { throw Problem.notFound("no checkout \(id)") }
             let state = try JSONDecoder().decode(CheckoutState.self, from: Data(try row.decode("state", as: String.self).utf8))
+            try context.authorize(.readCheckout(customer: state.customerID ?? ""), notFound: "no checkout \(id)")
             return try JSONBody.response(state)
         }
         router.get("/customers/:id") { _, context -> Response in
             let id = try context.parameters.require("id")
+            try context.authorize(.readCustomer(id), notFound: "no customer \(id)")
             guard let row = try await database.connection.query(
                 "SELECT customer_id, name, email, balance_cents FROM cqrs_projection.customer_balances WHERE customer_id = $1", [id]).first
             else { throw Problem.notFound("no customer \(id)") }
@@ -86,6 +94,7 @@ public struct ReadModelRoutes: Sendable {
         }
         router.get("/customers/:id/orders") { _, context -> Response in
             let id = try context.parameters.require("id")
+            try context.authorize(.readCustomer(id), notFound: "no customer \(id)")
             let rows = try await database.connection.query(
                 """
                 SELECT order_id, checkout_id, store_id, total_cents, lines::text AS lines,
@@ -104,6 +113,7 @@ public struct ReadModelRoutes: Sendable {
         }
         router.get("/stores/:id/stock") { _, context -> Response in
             let id = try context.parameters.require("id")
+            try context.authorize(.readStock)
             let rows = try await database.connection.query(
                 "SELECT sku, on_hand, reserved, sold FROM cqrs_projection.stock_levels WHERE store_id = $1 ORDER BY sku", [id])
             guard !rows.isEmpty else { throw Problem.notFound("no stock at store \(id)") }
@@ -117,6 +127,7 @@ public struct ReadModelRoutes: Sendable {
         }
         router.get("/stores/:id/sales") { request, context -> Response in
             let id = try context.parameters.require("id")
+            try context.authorize(.readSales)
             let date = request.uri.queryParameters.get("date") ?? String(Timestamp.format(Date()).prefix(10))
             guard Self.isCalendarDate(date) else { throw Problem.badRequest("date must be YYYY-MM-DD", slug: "invalid-date") }
             let row = try await database.connection.query(
@@ -143,6 +154,6 @@ extension ChorusProcess where Effect == ProjectionEffect {
     ) -> Self {
         ChorusProcess(effect: ProjectionEffect(), configuration: configuration, logger: logger, routes: { router, resources in
             ReadModelRoutes(database: resources.database).register(on: router)
-        }, onListening: onListening)
+        }, routesNeedCallers: true, onListening: onListening)
     }
 }

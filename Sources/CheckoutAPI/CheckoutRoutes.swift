@@ -2,6 +2,8 @@ import CheckoutDomain
 import Foundation
 import HTTPSupport
 import Hummingbird
+import HummingbirdAuth
+import Identity
 import Logging
 import Observability
 import Postgres
@@ -47,10 +49,21 @@ public struct CheckoutRoutes: Sendable {
         enum CodingKeys: String, CodingKey { case sku, name, priceCents = "price_cents" }
     }
 
-    public func register(on router: Router<some RequestContext>) {
+    /// The body of `POST /checkouts`. A customer may leave out `customer_id` (it is the token's
+    /// subject); staff acting for a customer must name one. Any other member (a price, a total,
+    /// a status) is not read: what a checkout costs is the catalogue's business.
+    struct PostedCheckout: Decodable {
+        var customerID: String?
+        var storeID: String
+        var items: [CheckoutRequest.Item]
+        enum CodingKeys: String, CodingKey { case customerID = "customer_id", storeID = "store_id", items }
+    }
+
+    public func register(on router: Router<ChorusRequestContext>) {
         router.post("/checkouts") { request, context -> Response in
-            try await self.startCheckout(request, logger: context.logger)
+            try await self.startCheckout(request, context: context)
         }
+        // The catalogue is public: a web shop lists it before anyone signs in.
         router.get("/products") { _, _ -> Response in
             let rows = try await database.connection.query("SELECT sku, name, price_cents FROM checkout_api.products ORDER BY sku")
             return try JSONBody.response(try rows.map { row in
@@ -62,14 +75,27 @@ public struct CheckoutRoutes: Sendable {
 
     // MARK: - POST /checkouts
 
-    func startCheckout(_ request: Request, logger: Logger) async throws -> Response {
-        let body = try await JSONBody.decode(CheckoutRequest.self, from: request, maxBytes: maxBodyBytes)
+    func startCheckout(_ request: Request, context: ChorusRequestContext) async throws -> Response {
+        let logger = context.logger
+        guard let caller = context.identity else { throw Problem.unauthenticated("placing a checkout needs a bearer token", error: nil) }
+        let posted = try await JSONBody.decode(PostedCheckout.self, from: request, maxBytes: maxBodyBytes)
+        let customer: String
+        switch (caller, posted.customerID) {
+        case (.customer(let id), nil): customer = id
+        case (_, let named?): customer = named
+        case (.staff, nil):
+            throw Problem.unprocessable("customer_id is required when staff place a checkout", slug: "invalid-field", field: "customer_id")
+        }
+        try context.authorize(.placeCheckout(customer: customer))
+        let body = CheckoutRequest(customerID: customer, storeID: posted.storeID, items: posted.items)
         let requestID = request.requestID
-        guard let key = try IdempotencyKeys.key(of: request.idempotencyKey) else {
+        let actor = caller.actor
+        guard let key = try IdempotencyKeys.key(of: request.idempotencyKey, caller: caller) else {
             let checkoutID = EventIdentity.random()
             let eventID = EventIdentity.random()
             let (_, entry) = try await database.connection.run { [self] database in
-                try initiation(of: body, checkoutID: checkoutID, eventID: eventID, correlationID: requestID ?? checkoutID, in: database)
+                try initiation(
+                    of: body, checkoutID: checkoutID, eventID: eventID, correlationID: requestID ?? checkoutID, actor: actor, in: database)
             }
             try await publish(entry, logger: logger)
             logger.debug("checkout accepted", metadata: ["checkout_id": "\(checkoutID)", "correlation_id": "\(requestID ?? checkoutID)"])
@@ -81,17 +107,20 @@ public struct CheckoutRoutes: Sendable {
             return try initiation(
                 of: body, checkoutID: checkoutID,
                 eventID: EventIdentity.requestEventID(idempotencyKey: key, purpose: "checkout"), correlationID: requestID ?? checkoutID,
-                in: database)
+                actor: actor, in: database)
         }
         logger.debug("checkout accepted", metadata: ["checkout_id": "\(checkoutID)", "correlation_id": "\(requestID ?? checkoutID)"])
         return try accepted(checkoutID)
     }
 
     /// Validates and prices the request into the `CheckoutInitiated` that starts the saga.
-    /// - Parameter correlationID: the gateway's request id, so that logs and events of the whole
-    ///   saga can be found from one access-log line; the checkout id when there is none.
+    /// - Parameters:
+    ///   - correlationID: the gateway's request id, so that logs and events of the whole saga can
+    ///     be found from one access-log line; the checkout id when there is none.
+    ///   - actor: who asked, as the event's metadata names them.
     private func initiation(
-        of body: CheckoutRequest, checkoutID: String, eventID: String, correlationID: String, in database: isolated PostgresConnection
+        of body: CheckoutRequest, checkoutID: String, eventID: String, correlationID: String, actor: String,
+        in database: isolated PostgresConnection
     ) throws -> (String, OutgoingEntry) {
         let facts: CheckoutFacts
         do {
@@ -101,7 +130,8 @@ public struct CheckoutRoutes: Sendable {
             throw Self.problem(for: rejection)
         }
         let envelope = EventEnvelope.starting(
-            .checkoutInitiated(CheckoutInitiated(checkout: facts)), producer: Self.producer, eventID: eventID, correlationID: correlationID)
+            .checkoutInitiated(CheckoutInitiated(checkout: facts)), producer: Self.producer, eventID: eventID, correlationID: correlationID,
+            actor: actor)
         return (checkoutID, publisher.entry(for: envelope))
     }
 
@@ -173,7 +203,7 @@ extension ChorusProcess where Effect == CatalogueEffect {
                 maxBodyBytes: resources.configuration.maxBodyBytes,
                 publishedMarks: publishedMarks
             ).register(on: router)
-        }, monitors: { resources in
+        }, routesNeedCallers: true, monitors: { resources in
             [PeriodicSampler("the published idempotency keys to mark", every: .milliseconds(100), logger: resources.logger) {
                 try await publishedMarks.flush(database: resources.database)
             }]

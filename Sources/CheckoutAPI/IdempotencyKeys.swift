@@ -1,6 +1,7 @@
 import CheckoutDomain
 import Foundation
 import HTTPSupport
+import Identity
 import Postgres
 import StreamRuntime
 import Synchronization
@@ -18,13 +19,15 @@ struct IdempotencyKeys: Sendable {
     let publishedMarks: PublishedMarks
     let publish: @Sendable (OutgoingEntry) async throws -> Void
 
-    /// The key of a request, checked; `nil` when the request has none.
-    static func key(of request: String?) throws -> String? {
+    /// The key of a request, checked, in the caller's own space: two callers who happen to
+    /// choose the same key never meet (one would otherwise be refused, or answered with the
+    /// other's resource). `nil` when the request has none.
+    static func key(of request: String?, caller: Caller) throws -> String? {
         guard let key = request else { return nil }
         guard (1...255).contains(key.utf8.count) else {
             throw Problem.badRequest("Idempotency-Key must be 1 to 255 characters", slug: "invalid-idempotency-key")
         }
-        return key
+        return caller.actor + " " + key
     }
 
     /// Publishes what `make` builds, once per key.

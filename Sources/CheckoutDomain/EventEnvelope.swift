@@ -10,12 +10,16 @@ public struct EventMetadata: Sendable, Hashable, Codable {
     public var producer: String
     /// When it happened, to the millisecond.
     public var occurredAt: Date
+    /// Who asked for it, for an event a request started: `customer:<id>` or `staff:<name>`, as
+    /// the request's verified token named them. `nil` for the events services emit in reaction.
+    public var actor: String?
 
-    public init(correlationID: String, causationID: String?, producer: String, occurredAt: Date) {
+    public init(correlationID: String, causationID: String?, producer: String, occurredAt: Date, actor: String? = nil) {
         self.correlationID = correlationID
         self.causationID = causationID
         self.producer = producer
         self.occurredAt = occurredAt
+        self.actor = actor
     }
 }
 
@@ -54,12 +58,14 @@ public struct EventEnvelope: Sendable, Hashable {
         producer: String,
         eventID: String = EventIdentity.random(),
         correlationID: String? = nil,
+        actor: String? = nil,
         at time: Date = Timestamp.now()
     ) -> EventEnvelope {
         EventEnvelope(
             eventID: eventID,
             event: event,
-            metadata: EventMetadata(correlationID: correlationID ?? eventID, causationID: nil, producer: producer, occurredAt: time)
+            metadata: EventMetadata(
+                correlationID: correlationID ?? eventID, causationID: nil, producer: producer, occurredAt: time, actor: actor)
         )
     }
 
@@ -90,6 +96,7 @@ public struct EventEnvelope: Sendable, Hashable {
             (StreamField.occurredAt, Timestamp.format(metadata.occurredAt)),
         ]
         if let causation = metadata.causationID { fields.append((StreamField.causationID, causation)) }
+        if let actor = metadata.actor { fields.append((StreamField.actor, actor)) }
         return fields
     }
 
@@ -112,7 +119,8 @@ public struct EventEnvelope: Sendable, Hashable {
                 correlationID: try required(StreamField.correlationID),
                 causationID: fields[StreamField.causationID].flatMap { $0.isEmpty ? nil : $0 },
                 producer: try required(StreamField.producer),
-                occurredAt: occurredAt
+                occurredAt: occurredAt,
+                actor: fields[StreamField.actor].flatMap { $0.isEmpty ? nil : $0 }
             )
         )
         receivedPayload = payload
@@ -128,4 +136,5 @@ public enum StreamField {
     public static let causationID = "causation_id"
     public static let producer = "producer"
     public static let occurredAt = "occurred_at"
+    public static let actor = "actor"
 }

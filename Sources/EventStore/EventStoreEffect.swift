@@ -47,6 +47,8 @@ public struct EventStoreEffect: EventEffect {
             )
             """,
             "CREATE INDEX IF NOT EXISTS aggregate_events_by_id ON event_store.aggregate_events (aggregate_id)",
+            // Who asked for a request's event; added after the first release, so also to old tables.
+            "ALTER TABLE event_store.events ADD COLUMN IF NOT EXISTS actor text",
             """
             CREATE OR REPLACE FUNCTION event_store.refuse_change() RETURNS trigger LANGUAGE plpgsql AS $$
             BEGIN
@@ -75,15 +77,16 @@ public struct EventStoreEffect: EventEffect {
         let inserted = try database.query(
             """
             INSERT INTO event_store.events
-                (event_id, event_type, payload, correlation_id, causation_id, producer, occurred_at)
-            SELECT * FROM unnest($1::text[], $2::text[], $3::jsonb[], $4::text[], $5::text[], $6::text[], $7::timestamptz[])
+                (event_id, event_type, payload, correlation_id, causation_id, producer, occurred_at, actor)
+            SELECT * FROM unnest($1::text[], $2::text[], $3::jsonb[], $4::text[], $5::text[], $6::text[], $7::timestamptz[], $8::text[])
             ON CONFLICT (event_id) DO NOTHING
             RETURNING event_id, position
             """,
             [PostgresTextArray(batch.map(\.eventID)), PostgresTextArray(batch.map(\.event.type.rawValue)),
              PostgresTextArray(batch.map(\.payloadJSON)), PostgresTextArray(batch.map(\.metadata.correlationID)),
              PostgresTextArray(nullable: batch.map(\.metadata.causationID)), PostgresTextArray(batch.map(\.metadata.producer)),
-             PostgresTextArray(batch.map { Timestamp.format($0.metadata.occurredAt) })])
+             PostgresTextArray(batch.map { Timestamp.format($0.metadata.occurredAt) }),
+             PostgresTextArray(nullable: batch.map(\.metadata.actor))])
         var positions: [String: Int64] = [:]
         for row in inserted { positions[try row.decode("event_id")] = try row.decode("position", as: Int64.self) }
         guard !positions.isEmpty else { return none }

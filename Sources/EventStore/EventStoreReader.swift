@@ -38,7 +38,7 @@ public struct EventStoreReader: Sendable {
         let rows = try await database.connection.query(
             """
             SELECT a.aggregate_kind, a.version, e.position, e.event_id, e.event_type, e.payload::text AS payload,
-                   e.correlation_id, e.causation_id, e.producer,
+                   e.correlation_id, e.causation_id, e.producer, e.actor,
                    to_char(e.occurred_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS occurred_at
             FROM event_store.aggregate_events a JOIN event_store.events e ON e.position = a.position
             WHERE a.aggregate_id = $1 AND ($2::text IS NULL OR a.aggregate_kind = $2)

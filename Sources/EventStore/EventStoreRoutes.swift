@@ -2,6 +2,8 @@ import CheckoutDomain
 import Foundation
 import HTTPSupport
 import Hummingbird
+import HummingbirdAuth
+import Identity
 import Logging
 import Observability
 import ServiceLifecycle
@@ -36,9 +38,10 @@ public struct EventStoreRoutes: Sendable {
         var causationID: String?
         var producer: String
         var occurredAt: String
+        var actor: String?
         enum CodingKeys: String, CodingKey {
             case position, version, eventID = "event_id", type, payload, correlationID = "correlation_id"
-            case causationID = "causation_id", producer, occurredAt = "occurred_at"
+            case causationID = "causation_id", producer, occurredAt = "occurred_at", actor
         }
     }
 
@@ -48,7 +51,9 @@ public struct EventStoreRoutes: Sendable {
         func encode(to encoder: any Encoder) throws { try event.payload.encode(to: encoder) }
     }
 
-    public func register(on router: Router<some RequestContext>) {
+    /// Staff with a reading role see every aggregate; a customer sees only their own checkouts,
+    /// and every other id looks absent to them.
+    public func register(on router: Router<ChorusRequestContext>) {
         router.get("/projections/:id") { request, context -> Response in
             let history = try await self.history(request, context)
             guard let state = AggregateSnapshot.rebuild(history.reference, from: history.events.map(\.envelope)) else {
@@ -65,13 +70,15 @@ public struct EventStoreRoutes: Sendable {
                     position: stored.position, version: stored.version, eventID: stored.envelope.eventID,
                     type: stored.envelope.event.type, payload: DomainEventPayload(event: stored.envelope.event),
                     correlationID: stored.envelope.metadata.correlationID, causationID: stored.envelope.metadata.causationID,
-                    producer: stored.envelope.metadata.producer, occurredAt: Timestamp.format(stored.envelope.metadata.occurredAt))
+                    producer: stored.envelope.metadata.producer, occurredAt: Timestamp.format(stored.envelope.metadata.occurredAt),
+                    actor: stored.envelope.metadata.actor)
             })
         }
     }
 
-    private func history(_ request: Request, _ context: some RequestContext) async throws -> AggregateHistory {
+    private func history(_ request: Request, _ context: ChorusRequestContext) async throws -> AggregateHistory {
         let id = try context.parameters.require("id")
+        guard let caller = context.identity else { throw Problem.unauthenticated("reading the event store needs a bearer token", error: nil) }
         var kind: AggregateKind?
         if let name = request.uri.queryParameters.get("kind") {
             guard let parsed = AggregateKind(rawValue: name) else {
@@ -79,8 +86,21 @@ public struct EventStoreRoutes: Sendable {
             }
             kind = parsed
         }
+        let mayReadAny = AccessPolicy.decide(.readAnyAggregate, for: caller)
+        if mayReadAny != .allowed {
+            // Only a checkout can be theirs: look for nothing else.
+            guard kind == nil || kind == .checkout else { throw Problem.notFound("no aggregate \(id)") }
+            kind = .checkout
+        }
         do {
-            return try await reader.history(of: id, kind: kind)
+            let history = try await reader.history(of: id, kind: kind)
+            if mayReadAny != .allowed {
+                let owner = history.events.lazy.compactMap { stored -> String? in
+                    if case .checkoutInitiated(let initiated) = stored.envelope.event { initiated.checkout.customerID } else { nil }
+                }.first
+                try context.authorize(.readCheckout(customer: owner ?? ""), notFound: "no aggregate \(id)")
+            }
+            return history
         } catch EventStoreReadError.notFound {
             throw Problem.notFound("no aggregate \(id)")
         } catch EventStoreReadError.ambiguous(_, let kinds) {
@@ -99,7 +119,7 @@ extension ChorusProcess where Effect == EventStoreEffect {
     ) -> Self {
         ChorusProcess(effect: EventStoreEffect(), configuration: configuration, logger: logger, routes: { router, resources in
             EventStoreRoutes(reader: EventStoreReader(database: resources.database)).register(on: router)
-        }, monitors: { resources in
+        }, routesNeedCallers: true, monitors: { resources in
             let configuration = resources.configuration
             var services: [any Service] = [EventStoreLagMonitor(
                 streams: resources.topology.streams(readBy: .eventStore), redis: resources.redis, database: resources.database,

@@ -4,7 +4,7 @@ import Postgres
 extension EventEnvelope {
     /// The envelope a row of `event_store.events` holds. The row has the table's columns
     /// `event_id`, `event_type`, `payload` (as text), `correlation_id`, `causation_id`,
-    /// `producer`, and `occurred_at` as an ISO 8601 UTC text with milliseconds (what
+    /// `producer`, `actor`, and `occurred_at` as an ISO 8601 UTC text with milliseconds (what
     /// ``Timestamp/parse(_:)`` reads).
     /// - Throws: ``EventStoreReadError/undecodable(eventID:reason:)`` when the stored event no
     ///   longer decodes; a `PostgresError` when a column is missing.
@@ -23,6 +23,7 @@ extension EventEnvelope {
             eventID: eventID, event: event,
             metadata: EventMetadata(
                 correlationID: try row.decode("correlation_id"), causationID: try row.decodeIfPresent("causation_id"),
-                producer: try row.decode("producer"), occurredAt: occurredAt))
+                producer: try row.decode("producer"), occurredAt: occurredAt,
+                actor: try row.decodeIfPresent("actor")))
     }
 }

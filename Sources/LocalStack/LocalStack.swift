@@ -102,6 +102,15 @@ public struct LocalStack: Sendable {
         }
         try LocalStackCredentials.writeURLFiles(
             credentials, names: names, dataDirectory: dataDirectory, redisPort: redisPort, cluster: cluster, database: Self.databaseName)
+        // Services trust the local issuer unless this environment names another one.
+        var tokenEnvironment: [String: String] = [:]
+        if configuration.tokens == nil {
+            _ = try LocalIdentity.loadOrCreate(dataDirectory: dataDirectory)
+            tokenEnvironment = [
+                "CHORUS_JWKS_FILE": LocalIdentity.keySetFile(dataDirectory: dataDirectory).path,
+                "CHORUS_TOKEN_ISSUER": LocalIdentity.issuer, "CHORUS_TOKEN_AUDIENCE": LocalIdentity.audience,
+            ]
+        }
         do {
             let redisDirectory = dataDirectory.appendingPathComponent("redis")
             let aclFile = redisDirectory.appendingPathComponent("users.acl")
@@ -121,7 +130,8 @@ public struct LocalStack: Sendable {
                 try await supervisor.start(.init(
                     name: worker.rawValue,
                     command: [binDirectory.appendingPathComponent(worker.rawValue).path],
-                    environment: try serviceEnvironment(worker, port: ChorusConfiguration.defaultPort(of: worker), consumerName: "\(worker.rawValue)-local"),
+                    environment: try serviceEnvironment(worker, port: ChorusConfiguration.defaultPort(of: worker), consumerName: "\(worker.rawValue)-local")
+                        .merging(tokenEnvironment) { $1 },
                     log: logs.appendingPathComponent("\(worker.rawValue).log")))
             }
             // The gateway balances checkouts over two checkout-api replicas.
@@ -129,7 +139,8 @@ public struct LocalStack: Sendable {
                 name: Self.secondCheckoutAPI,
                 command: [binDirectory.appendingPathComponent(Worker.checkoutAPI.rawValue).path],
                 environment: try serviceEnvironment(
-                    .checkoutAPI, port: ChorusConfiguration.secondCheckoutAPIPort, consumerName: "\(Self.secondCheckoutAPI)-local"),
+                    .checkoutAPI, port: ChorusConfiguration.secondCheckoutAPIPort, consumerName: "\(Self.secondCheckoutAPI)-local")
+                    .merging(tokenEnvironment) { $1 },
                 log: logs.appendingPathComponent("\(Self.secondCheckoutAPI).log")))
             for worker in Self.services {
                 try await Self.wait(for: "\(worker.rawValue) to be ready") {
@@ -263,6 +274,12 @@ public struct LocalStack: Sendable {
         for file in [config, upstreams] { try? FileManager.default.removeItem(at: file) }
         try FileManager.default.copyItem(at: gatewayConfigDirectory.appendingPathComponent("chorus.conf"), to: config)
         try FileManager.default.copyItem(at: gatewayConfigDirectory.appendingPathComponent("upstreams-local.conf"), to: upstreams)
+        // The local issuer's public keys, which the gateway publishes at /.well-known/jwks.json.
+        let published = runtime.appendingPathComponent("jwks.json")
+        try? FileManager.default.removeItem(at: published)
+        if let keySet = FileManager.default.contents(atPath: LocalIdentity.keySetFile(dataDirectory: dataDirectory).path) {
+            try keySet.write(to: published)
+        }
         let nginx = try Binaries.find("nginx", in: ["/usr/sbin", "/usr/bin", "/usr/local/sbin", "/usr/local/bin"])
         try await supervisor.start(.init(
             name: "gateway", command: [nginx, "-p", runtime.path + "/", "-c", config.path, "-e", "stderr"],

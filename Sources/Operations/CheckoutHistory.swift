@@ -15,6 +15,8 @@ public struct CheckoutHistory: Sendable, Hashable, Encodable {
         public var producer: String
         public var correlationID: String
         public var causationID: String?
+        /// Who asked for it (`customer:<id>`, `staff:<name>`), for the event a request started.
+        public var actor: String?
         /// When it happened, RFC 3339 with milliseconds.
         public var occurredAt: String
         /// Milliseconds since the checkout's first event.
@@ -24,7 +26,7 @@ public struct CheckoutHistory: Sendable, Hashable, Encodable {
 
         enum CodingKeys: String, CodingKey {
             case position, eventID = "event_id", type, producer, correlationID = "correlation_id"
-            case causationID = "causation_id", occurredAt = "occurred_at", offsetMilliseconds = "offset_ms"
+            case causationID = "causation_id", actor, occurredAt = "occurred_at", offsetMilliseconds = "offset_ms"
             case sincePreviousMilliseconds = "since_previous_ms"
         }
     }
@@ -44,7 +46,7 @@ public struct CheckoutHistory: Sendable, Hashable, Encodable {
         try await target.withDatabase { database in
             let rows = try await database.query(
                 """
-                SELECT e.position, e.event_id, e.event_type, e.producer, e.correlation_id, e.causation_id,
+                SELECT e.position, e.event_id, e.event_type, e.producer, e.correlation_id, e.causation_id, e.actor,
                        e.payload::text AS payload,
                        to_char(e.occurred_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS occurred_at
                 FROM event_store.events e
@@ -67,7 +69,7 @@ public struct CheckoutHistory: Sendable, Hashable, Encodable {
                 let event = Event(
                     position: try row.decode("position"), eventID: try row.decode("event_id"), type: try row.decode("event_type"),
                     producer: try row.decode("producer"), correlationID: try row.decode("correlation_id"),
-                    causationID: try row.decodeIfPresent("causation_id"), occurredAt: occurredAt,
+                    causationID: try row.decodeIfPresent("causation_id"), actor: try row.decodeIfPresent("actor"), occurredAt: occurredAt,
                     offsetMilliseconds: milliseconds - start, sincePreviousMilliseconds: previous.map { milliseconds - $0 })
                 previous = milliseconds
                 events.append(event)

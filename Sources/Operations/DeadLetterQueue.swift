@@ -68,7 +68,7 @@ public struct DeadLetterEntry: Sendable, Hashable, Encodable {
     var republishFields: [(name: String, value: String)] {
         let contractOrder = [
             StreamField.eventID, StreamField.type, StreamField.payload, StreamField.correlationID,
-            StreamField.producer, StreamField.occurredAt, StreamField.causationID,
+            StreamField.producer, StreamField.occurredAt, StreamField.causationID, StreamField.actor,
         ]
         let known = contractOrder.compactMap { name in original[name].map { (name: name, value: $0) } }
         let others = original.keys.filter { !contractOrder.contains($0) }.sorted().compactMap { name in

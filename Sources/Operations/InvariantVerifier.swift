@@ -64,7 +64,7 @@ struct VerificationTables: Sendable {
         return VerificationTables(
             events: try database.query(
                 """
-                SELECT position, event_id, event_type, payload::text AS payload, correlation_id, causation_id, producer,
+                SELECT position, event_id, event_type, payload::text AS payload, correlation_id, causation_id, producer, actor,
                        to_char(occurred_at AT TIME ZONE 'UTC', \(time)) AS occurred_at
                 FROM event_store.events ORDER BY position
                 """),

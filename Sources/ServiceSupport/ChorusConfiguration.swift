@@ -58,6 +58,11 @@ public struct ChorusConfiguration: Sendable, Hashable {
     /// No step of a checkout waits on them; 0 reads again at once.
     public var observerLingerMilliseconds: Int
 
+    /// How bearer tokens are verified; `nil` when no key set is configured. The services with
+    /// routes that need a caller (checkout-api, event-store, cqrs-projection) refuse to start
+    /// without it.
+    public var tokens: TokenSettings?
+
     /// `CHORUS_HEALTH_PEERS`: the services `GET /health/system` asks, as
     /// `name=http://host:port,…`. By default, every process of a local run (`chorus up`).
     public var healthPeers: [HealthPeer]
@@ -70,6 +75,36 @@ public struct ChorusConfiguration: Sendable, Hashable {
         public init(name: String, baseURL: String) {
             self.name = name
             self.baseURL = baseURL
+        }
+    }
+
+    /// Where the trusted keys come from and what tokens must say.
+    public struct TokenSettings: Sendable, Hashable {
+        /// Where the JSON Web Key Set is read.
+        public enum KeySource: Sendable, Hashable {
+            /// `CHORUS_JWKS_FILE`: a file holding the key set (what `chorus up` writes).
+            case file(String)
+            /// `CHORUS_JWKS_URL`: an issuer's `jwks_uri` (its OIDC discovery document names it).
+            case url(String)
+        }
+
+        public var keys: KeySource
+        /// `CHORUS_TOKEN_ISSUER`: the `iss` every token must carry. Required with a key set.
+        public var issuer: String
+        /// `CHORUS_TOKEN_AUDIENCE`: a value every token's `aud` must contain; `chorus` by default.
+        public var audience: String
+        /// `CHORUS_TOKEN_LEEWAY_SECONDS`: clock skew allowed on `exp` and `nbf`; 30 by default.
+        public var leewaySeconds: Int
+        /// `CHORUS_JWKS_REFRESH_SECONDS`: how often the key set is read again, so that rotated
+        /// keys are picked up; 300 by default.
+        public var refreshSeconds: Int
+
+        public init(keys: KeySource, issuer: String, audience: String = "chorus", leewaySeconds: Int = 30, refreshSeconds: Int = 300) {
+            self.keys = keys
+            self.issuer = issuer
+            self.audience = audience
+            self.leewaySeconds = leewaySeconds
+            self.refreshSeconds = refreshSeconds
         }
     }
 
@@ -110,6 +145,7 @@ public struct ChorusConfiguration: Sendable, Hashable {
         abandonedGroupMilliseconds: Int = 86_400_000,
         deadLetterRetentionHours: Int = 720,
         observerLingerMilliseconds: Int = 20,
+        tokens: TokenSettings? = nil,
         healthPeers: [HealthPeer] = ChorusConfiguration.localHealthPeers
     ) {
         self.redisURL = redisURL
@@ -134,6 +170,7 @@ public struct ChorusConfiguration: Sendable, Hashable {
         self.abandonedGroupMilliseconds = abandonedGroupMilliseconds
         self.deadLetterRetentionHours = deadLetterRetentionHours
         self.observerLingerMilliseconds = observerLingerMilliseconds
+        self.tokens = tokens
         self.healthPeers = healthPeers
     }
 
@@ -203,6 +240,7 @@ public struct ChorusConfiguration: Sendable, Hashable {
         if let value = try integer("CHORUS_ABANDONED_GROUP_MS", 0...31_536_000_000) { configuration.abandonedGroupMilliseconds = value }
         if let value = try integer("CHORUS_DEAD_LETTER_RETENTION_HOURS", 0...87_600) { configuration.deadLetterRetentionHours = value }
         if let value = try integer("CHORUS_OBSERVER_LINGER_MS", 0...10_000) { configuration.observerLingerMilliseconds = value }
+        configuration.tokens = try tokenSettings(from: environment)
         if let value = environment["CHORUS_HEALTH_PEERS"] {
             configuration.healthPeers = try value.split(separator: ",").map { item throws(ConfigurationError) in
                 let parts = item.split(separator: "=", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
@@ -217,6 +255,46 @@ public struct ChorusConfiguration: Sendable, Hashable {
 }
 
 extension ChorusConfiguration {
+    static func tokenSettings(from environment: [String: String]) throws(ConfigurationError) -> TokenSettings? {
+        let source: TokenSettings.KeySource
+        switch (environment["CHORUS_JWKS_FILE"], environment["CHORUS_JWKS_URL"]) {
+        case (nil, nil):
+            for name in ["CHORUS_TOKEN_ISSUER", "CHORUS_TOKEN_AUDIENCE"] where environment[name] != nil {
+                throw ConfigurationError(variable: name, message: "is set, but neither CHORUS_JWKS_FILE nor CHORUS_JWKS_URL is")
+            }
+            return nil
+        case (.some, .some):
+            throw ConfigurationError(variable: "CHORUS_JWKS_FILE", message: "and CHORUS_JWKS_URL are both set; set one")
+        case (let path?, nil):
+            guard !path.isEmpty else { throw ConfigurationError(variable: "CHORUS_JWKS_FILE", message: "is empty") }
+            source = .file(path)
+        case (nil, let url?):
+            guard url.hasPrefix("https://") || url.hasPrefix("http://") else {
+                throw ConfigurationError(variable: "CHORUS_JWKS_URL", message: "must be an http:// or https:// URL")
+            }
+            source = .url(url)
+        }
+        guard let issuer = environment["CHORUS_TOKEN_ISSUER"], !issuer.isEmpty else {
+            throw ConfigurationError(variable: "CHORUS_TOKEN_ISSUER", message: "must be set with a key set: the iss every token carries")
+        }
+        var settings = TokenSettings(keys: source, issuer: issuer)
+        if let audience = environment["CHORUS_TOKEN_AUDIENCE"] {
+            guard !audience.isEmpty else { throw ConfigurationError(variable: "CHORUS_TOKEN_AUDIENCE", message: "is empty") }
+            settings.audience = audience
+        }
+        for (name, range, keyPath) in [
+            ("CHORUS_TOKEN_LEEWAY_SECONDS", 0...600, \TokenSettings.leewaySeconds),
+            ("CHORUS_JWKS_REFRESH_SECONDS", 10...86_400, \TokenSettings.refreshSeconds),
+        ] {
+            guard let text = environment[name] else { continue }
+            guard let value = Int(text), range.contains(value) else {
+                throw ConfigurationError(variable: name, message: "must be a whole number from \(range.lowerBound) to \(range.upperBound)")
+            }
+            settings[keyPath: keyPath] = value
+        }
+        return settings
+    }
+
     /// The value of `name`, or the content of the file `name_FILE` names, trimmed of the final
     /// newline. Secrets come as files (Compose `secrets:`), so that no password sits in the
     /// environment or in `compose.yaml`.

@@ -3,6 +3,7 @@ import ExactlyOnce
 import Foundation
 import HTTPSupport
 import Hummingbird
+import Identity
 import Logging
 import Observability
 import Postgres
@@ -31,7 +32,10 @@ public struct ChorusProcess<Effect: EventEffect>: Service {
     public let effect: Effect
     public let configuration: ChorusConfiguration
     let logger: Logger
-    let routes: @Sendable (Router<BasicRequestContext>, ProcessResources) -> Void
+    let routes: @Sendable (Router<ChorusRequestContext>, ProcessResources) -> Void
+    /// Whether the routes need to know the caller: the process then refuses to start without
+    /// a trusted key set.
+    let routesNeedCallers: Bool
     let monitors: @Sendable (ProcessResources) -> [any Service]
     let onListening: @Sendable (Int) async -> Void
     /// Where this process's series live; `GET /metrics` serves them.
@@ -44,12 +48,14 @@ public struct ChorusProcess<Effect: EventEffect>: Service {
     ///   - monitors: the service's own background samplers (say, gauges read from storage).
     ///   - metrics: the registry to record into; each process has its own by default.
     ///   - routeSessionSettings: settings of the sessions the routes use.
+    ///   - routesNeedCallers: whether the routes authorize callers, and so need tokens verified.
     ///   - onListening: called with the bound port once the HTTP server listens.
     public init(
         effect: Effect,
         configuration: ChorusConfiguration,
         logger: Logger,
-        routes: @escaping @Sendable (Router<BasicRequestContext>, ProcessResources) -> Void = { _, _ in },
+        routes: @escaping @Sendable (Router<ChorusRequestContext>, ProcessResources) -> Void = { _, _ in },
+        routesNeedCallers: Bool = false,
         monitors: @escaping @Sendable (ProcessResources) -> [any Service] = { _ in [] },
         metrics: ProcessMetrics = ProcessMetrics(),
         routeSessionSettings: PostgresSessionSettings = .keyLookups,
@@ -64,11 +70,28 @@ public struct ChorusProcess<Effect: EventEffect>: Service {
         logger[metadataKey: "service"] = "\(effect.worker.rawValue)"
         self.logger = logger
         self.routes = routes
+        self.routesNeedCallers = routesNeedCallers
         self.onListening = onListening
     }
 
     public func run() async throws {
         let worker = effect.worker
+        var keyRefresher: [any Service] = []
+        var verifier: TokenVerifier?
+        if let tokens = configuration.tokens {
+            let keys = TrustedKeys(settings: tokens)
+            switch tokens.keys {
+            case .file:
+                verifier = try await keys.verifier()
+            case .url:
+                // An identity provider may come up after Chorus: wait for its keys rather than fail.
+                try await Self.untilReachable(logger: logger, what: "the trusted token keys") { verifier = try await keys.verifier() }
+            }
+            if let verifier { keyRefresher = [keys.refresher(for: verifier, logger: logger)] }
+        } else if routesNeedCallers {
+            throw ConfigurationError(
+                variable: "CHORUS_JWKS_FILE", message: "or CHORUS_JWKS_URL must be set: \(worker.rawValue) verifies callers' tokens")
+        }
         let redisConfiguration = try RedisConfiguration(url: configuration.redisURL)
         let topology = configuration.topology
         let resources = ProcessResources(
@@ -107,10 +130,11 @@ public struct ChorusProcess<Effect: EventEffect>: Service {
         let groupMonitor = ConsumerGroupMonitor(group: worker.groupName, streams: streams, redis: resources.redis, metrics: metrics.factory)
             .periodically(every: .milliseconds(configuration.metricsIntervalMilliseconds), logger: logger)
 
-        let router = Router()
+        let router = Router(context: ChorusRequestContext.self)
         // Outermost, so that it also counts the problem responses the next middleware makes.
         router.add(middleware: HTTPMetricsMiddleware(metrics: metrics.factory))
         router.add(middleware: ProblemMiddleware())
+        if let verifier { router.add(middleware: BearerTokenAuthenticator(verifier: verifier)) }
         HealthRoutes(resources: resources, group: worker.groupName, streams: streams).register(on: router)
         MetricsRoute(metrics: metrics).register(on: router)
         SystemHealthRoute(peers: configuration.healthPeers).register(on: router)
@@ -130,7 +154,7 @@ public struct ChorusProcess<Effect: EventEffect>: Service {
                 database: PostgresConnection(connectionString: configuration.databaseURL), metrics: metrics.factory)
             retention.append(PeriodicSampler("the inbox records to prune", every: .seconds(60), logger: logger) { try await pruner.pruneOnce() })
         }
-        let services: [any Service] = [consumer, groupMonitor] + retention + monitors(resources) + [app]
+        let services: [any Service] = [consumer, groupMonitor] + retention + keyRefresher + monitors(resources) + [app]
         let group = ServiceGroup(configuration: .init(services: services, logger: logger))
         do {
             try await group.run()

@@ -26,6 +26,9 @@ public enum ProcessMain {
             services: [makeProcess(configuration, logger)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         do {
             try await group.run()
+        } catch let error as ConfigurationError {
+            FileHandle.standardError.write(Data("\(name): configuration error: \(error)\n".utf8))
+            exit(64)
         } catch {
             logger.critical("stopped on an error", metadata: ["error": "\(error)"])
             exit(1)

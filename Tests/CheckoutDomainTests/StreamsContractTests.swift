@@ -187,16 +187,22 @@ struct StreamsContractTests {
         #expect(names.count == documented.count)
         #expect(Set(names) == [
             StreamField.eventID, StreamField.type, StreamField.payload, StreamField.correlationID,
-            StreamField.causationID, StreamField.producer, StreamField.occurredAt,
+            StreamField.causationID, StreamField.producer, StreamField.occurredAt, StreamField.actor,
         ])
 
         let time = Date(timeIntervalSince1970: 1_795_000_000)
         let start = EventEnvelope.starting(
             .storeResumed(StoreResumed(storeID: "store-01")), producer: Worker.checkoutAPI.rawValue, at: time)
         #expect(start.streamFields.map(\.name) == required, "an event that starts a flow has no causation_id")
+        let asked = EventEnvelope.starting(
+            .storeResumed(StoreResumed(storeID: "store-01")), producer: Worker.checkoutAPI.rawValue, actor: "staff:alice", at: time)
+        #expect(asked.streamFields.map(\.name) == required + [StreamField.actor], "a request's event names who asked, last")
+        let askedFields = Dictionary(uniqueKeysWithValues: asked.streamFields.map { ($0.name, $0.value) })
+        #expect(try EventEnvelope(streamFields: askedFields).metadata.actor == "staff:alice")
 
         let reaction = try #require(start.causing([.storePaused(StorePaused(storeID: "store-01", reason: "r"))], producer: "x", at: time).first)
-        #expect(reaction.streamFields.map(\.name) == names, "a reaction carries every documented field, in order")
+        #expect(reaction.streamFields.map(\.name) == names.filter { $0 != StreamField.actor },
+                "a reaction carries every documented field but the actor, in order")
         #expect(reaction.eventID == EventIdentity.derived(from: start.eventID, index: 0))
         let fields = Dictionary(uniqueKeysWithValues: reaction.streamFields.map { ($0.name, $0.value) })
         #expect(try EventEnvelope(streamFields: fields) == reaction)

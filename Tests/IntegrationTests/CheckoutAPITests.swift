@@ -16,8 +16,10 @@ struct CheckoutAPITests {
         return total
     }
 
+    /// Posts `body` as it is, as admin staff (who may name any customer), so that every check
+    /// of the body is reached.
     static func raw(_ system: ChorusSystem, _ body: String, contentType: String = "application/json") async throws -> HTTPAnswer {
-        try await HTTPClient.send("POST", await system.url(.checkoutAPI, "/checkouts"), body: Data(body.utf8), headers: ["Content-Type": contentType])
+        try await system.send("POST", .checkoutAPI, "/checkouts", body: Data(body.utf8), headers: ["Content-Type": contentType], as: ChorusSystem.admin)
     }
 
     @Test("bad requests get a 4xx problem+json answer and publish nothing")
@@ -59,7 +61,7 @@ struct CheckoutAPITests {
             #expect(answer.json?["status"]?.int == Int64(status), "\(name)")
             #expect(answer.json?["detail"]?.string?.isEmpty == false, "\(name)")
         }
-        let unknownRoute = try await HTTPClient.send("GET", await system.url(.checkoutAPI, "/nowhere"))
+        let unknownRoute = try await system.get(.checkoutAPI, "/nowhere")
         #expect(unknownRoute.status == 404)
         #expect(unknownRoute.header("Content-Type") == "application/problem+json")
         #expect(try await Self.checkoutEvents(system) == 0, "nothing was published")
@@ -97,17 +99,19 @@ struct CheckoutAPITests {
         let port = try await system.start(.checkoutAPI, consumerName: "checkout-api-cut-off") { $0.redisURL = deadRedis }
         let body = Data(#"{"customer_id":"cus-1","store_id":"store-01","items":[{"sku":"SKU-1","quantity":1}]}"#.utf8)
         let headers = ["Content-Type": "application/json", "Idempotency-Key": "retry-me"]
+            .merging(try await system.authorization(.customer(id: "cus-1"))) { $1 }
         let answer = try await HTTPClient.send("POST", "http://127.0.0.1:\(port)/checkouts", body: body, headers: headers)
         #expect(answer.status == 503)
         #expect(answer.header("Content-Type") == "application/problem+json")
         #expect(answer.header("Retry-After") != nil)
         #expect(try await system.integer(
-            "SELECT count(*) AS value FROM checkout_api.idempotency_keys WHERE idempotency_key = 'retry-me' AND NOT published") == 1,
+            "SELECT count(*) AS value FROM checkout_api.idempotency_keys WHERE idempotency_key = 'customer:cus-1 retry-me' AND NOT published") == 1,
             "the request is kept, unpublished, for its retry")
 
         let retry = try await HTTPClient.send("POST", await system.url(.checkoutAPI, "/checkouts"), body: body, headers: headers)
         #expect(retry.status == 202)
-        #expect(retry.json?["checkout_id"]?.string == EventIdentity.checkoutID(idempotencyKey: "retry-me"))
+        #expect(retry.json?["checkout_id"]?.string == EventIdentity.checkoutID(idempotencyKey: "customer:cus-1 retry-me"),
+                "the key, in its caller's space, names the checkout")
         let again = try await HTTPClient.send("POST", await system.url(.checkoutAPI, "/checkouts"), body: body, headers: headers)
         #expect(again.json?["checkout_id"] == retry.json?["checkout_id"])
         #expect(try await Self.checkoutEvents(system) == 1, "one CheckoutInitiated, published once")

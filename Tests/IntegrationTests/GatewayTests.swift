@@ -41,7 +41,7 @@ struct GatewayTests {
             let body = try JSONSerialization.data(withJSONObject: [
                 "customer_id": "cus-1", "store_id": "store-01", "items": [["sku": "SKU-1", "quantity": 1]],
             ])
-            var headers = ["Content-Type": "application/json"]
+            var headers = ["Content-Type": "application/json"].merging(try await system.authorization(.customer(id: "cus-1"))) { $1 }
             if let requestID { headers["X-Request-Id"] = requestID }
             return try await HTTPClient.send("POST", (gateway ?? self.gateway).url("/checkouts"), body: body, headers: headers)
         }

@@ -18,12 +18,12 @@ struct ReplayTests {
             let kind: String = try row.decode("aggregate_kind")
             let id: String = try row.decode("aggregate_id")
             kinds.insert(kind)
-            let projection = try await HTTPClient.send("GET", await system.url(.eventStore, "/projections/\(id)?kind=\(kind)"))
+            let projection = try await system.get(.eventStore, "/projections/\(id)?kind=\(kind)")
             try #require(projection.status == 200, "projection of \(kind) \(id)")
             let state = try #require(projection.json?["state"])
             switch kind {
             case "checkout":
-                let live = try await HTTPClient.send("GET", await system.url(.cqrsProjection, "/checkouts/\(id)"))
+                let live = try await system.get(.cqrsProjection, "/checkouts/\(id)")
                 #expect(live.json == state, "checkout \(id)")
             case "stock_item":
                 let parts = id.split(separator: ":").map(String.init)
@@ -36,12 +36,12 @@ struct ReplayTests {
                 #expect(try live.first?.decode("reserved", as: Int64.self) == state["reserved"]?.int)
                 #expect(try live.first?.decode("sold", as: Int64.self) == state["sold"]?.int)
             case "customer":
-                let live = try await HTTPClient.send("GET", await system.url(.cqrsProjection, "/customers/\(id)"))
+                let live = try await system.get(.cqrsProjection, "/customers/\(id)")
                 #expect(live.json?["balance_cents"] == state["balance_cents"], "customer \(id) read model")
                 #expect(try await system.balance(id) == state["balance_cents"]?.int, "customer \(id) as payment holds it")
             case "order":
                 let customer = try #require(state["customer_id"]?.string)
-                let live = try await HTTPClient.send("GET", await system.url(.cqrsProjection, "/customers/\(customer)/orders"))
+                let live = try await system.get(.cqrsProjection, "/customers/\(customer)/orders")
                 let order = live.json?["orders"]?.array?.first { $0["order_id"]?.string == id }
                 #expect(order?["total_cents"] == state["total_cents"], "order \(id)")
                 #expect(order?["lines"] == state["lines"])
@@ -96,7 +96,7 @@ struct ReplayTests {
         _ = try await system.terminalCheckout(checkoutID)
         try await system.waitUntilQuiet()
 
-        let history = try await HTTPClient.send("GET", await system.url(.eventStore, "/projections/store-01:SKU-B/events"))
+        let history = try await system.get(.eventStore, "/projections/store-01:SKU-B/events")
         let types = history.json?.array?.compactMap { $0["type"]?.string }
         #expect(types == ["StockReceived", "StockReserved", "OrderCreated"])
         let versions = history.json?.array?.compactMap { $0["version"]?.int }
@@ -106,7 +106,7 @@ struct ReplayTests {
         #expect(reserved["causation_id"]?.string != nil)
         #expect(reserved["correlation_id"]?.string == checkoutID)
 
-        let missing = try await HTTPClient.send("GET", await system.url(.eventStore, "/projections/no-such-thing"))
+        let missing = try await system.get(.eventStore, "/projections/no-such-thing")
         #expect(missing.status == 404)
         #expect(missing.header("Content-Type") == "application/problem+json")
         #expect(missing.json?["status"]?.int == 404)

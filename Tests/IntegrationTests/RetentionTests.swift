@@ -176,7 +176,7 @@ struct RetentionTests {
         let stored = try await system.integer("SELECT count(*)::bigint AS value FROM event_store.events")
         #expect((stored ?? 0) > 20, "the event store keeps what the streams no longer hold")
         for id in ids {
-            let answer = try await HTTPClient.send("GET", await system.url(.eventStore, "/projections/\(id)"))
+            let answer = try await system.get(.eventStore, "/projections/\(id)")
             #expect(answer.status == 200)
             #expect(answer.json?["state"]?["status"]?.string == "completed" || answer.json?["state"]?["status"]?.string == "failed")
         }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Identity
 import Operations
 import Redis
 import ServiceSupport
@@ -96,7 +97,7 @@ struct Bench: AsyncParsableCommand {
     func run() async throws {
         let runner: BenchRunner
         do {
-            runner = try BenchRunner(configuration: try benchConfiguration())
+            runner = try BenchRunner(configuration: try await benchConfiguration())
         } catch let error as BenchError {
             throw ValidationError(error.description)
         }
@@ -134,7 +135,7 @@ struct Bench: AsyncParsableCommand {
     }
 
     /// The options and the environment as one configuration.
-    private func benchConfiguration() throws -> BenchConfiguration {
+    private func benchConfiguration() async throws -> BenchConfiguration {
         let environment: ChorusConfiguration
         do {
             environment = try LocalDefaults.configuration()
@@ -148,6 +149,20 @@ struct Bench: AsyncParsableCommand {
             throw ValidationError(error.message)
         }
         let mode: BenchMode = if let rate { .openLoop(ratePerSecond: rate) } else { .closedLoop(concurrency: concurrency ?? 1) }
+        let catalogue = BenchCatalogue.demo
+        let tokens: BenchTokens
+        if let token = ProcessInfo.processInfo.environment["CHORUS_TOKEN"], !token.isEmpty {
+            tokens = .one(token)
+        } else {
+            // Each demo customer signs their own checkouts, valid for the whole run and its drain.
+            let issuer = try CallerTokens.localIssuer()
+            let lifetime = Duration.seconds(Int64((duration ?? 30) + timeout) + 3_600)
+            var minted: [String: String] = [:]
+            for customer in catalogue.customers {
+                minted[customer] = try await issuer.token(for: .customer(id: customer), lifetime: lifetime)
+            }
+            tokens = .perCustomer(minted)
+        }
         return BenchConfiguration(
             baseURL: gateway.baseURL,
             redis: redis,
@@ -157,7 +172,9 @@ struct Bench: AsyncParsableCommand {
             count: count,
             timeout: .milliseconds(Int64((timeout * 1_000).rounded())),
             seed: seed,
-            maxErrorPercent: maxErrorPercent)
+            catalogue: catalogue,
+            maxErrorPercent: maxErrorPercent,
+            tokens: tokens)
     }
 
     static func writeError(_ text: String) {

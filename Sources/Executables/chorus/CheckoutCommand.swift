@@ -1,6 +1,7 @@
 import ArgumentParser
 import CheckoutDomain
 import Foundation
+import Identity
 
 /// `chorus checkout`: send one checkout.
 struct CheckoutCommand: AsyncParsableCommand {
@@ -12,7 +13,7 @@ struct CheckoutCommand: AsyncParsableCommand {
 
     @OptionGroup var gateway: GatewayOptions
 
-    @Option(help: "The customer (default: a random demo customer).")
+    @Option(help: "The customer, who signs the request with their own token (default: a random demo customer; with CHORUS_TOKEN, the token's customer).")
     var customer: String?
 
     @Option(help: "The store (default: a random demo store).")
@@ -42,13 +43,17 @@ struct CheckoutCommand: AsyncParsableCommand {
             let second = first % DemoData.productCount + 1
             lines = [["sku": DemoData.sku(first), "quantity": Int.random(in: 1...3)], ["sku": DemoData.sku(second), "quantity": 1]]
         }
-        let body: [String: Any] = [
-            "customer_id": customer ?? DemoData.customerID(Int.random(in: 1...DemoData.customerCount)),
+        var body: [String: Any] = [
             "store_id": store ?? DemoData.stores[Int.random(in: 0..<DemoData.stores.count)].storeID,
             "items": lines,
         ]
-        let answer = try await HTTP.send(
-            "POST", "\(gateway.baseURL)/checkouts", json: body, headers: idempotencyKey.map { ["Idempotency-Key": $0] } ?? [:])
+        let signsWithOwnToken = ProcessInfo.processInfo.environment["CHORUS_TOKEN"].map { !$0.isEmpty } ?? false
+        let customer = self.customer ?? (signsWithOwnToken ? nil : DemoData.customerID(Int.random(in: 1...DemoData.customerCount)))
+        // With a customer's own token the body need not name them; staff tokens must.
+        if let customer { body["customer_id"] = customer }
+        var headers = try await CallerTokens.header(as: .customer(id: customer ?? ""))
+        if let idempotencyKey { headers["Idempotency-Key"] = idempotencyKey }
+        let answer = try await HTTP.send("POST", "\(gateway.baseURL)/checkouts", json: body, headers: headers)
         guard answer.status == 202, let id = answer.json?["checkout_id"] as? String else {
             FileHandle.standardError.write(Data((HTTP.pretty(answer.body) + "\n").utf8))
             throw ExitCode(1)

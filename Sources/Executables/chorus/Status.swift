@@ -4,7 +4,7 @@ import Foundation
 /// `chorus status`: where a checkout stands.
 struct Status: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Print a checkout's state, rebuilt from its events by the event store.",
+        abstract: "Print a checkout's state, rebuilt from its events by the event store (read as support staff, or as CHORUS_TOKEN's caller).",
         discussion: "Exits 0 when the checkout completed, 1 when it failed, 2 while it is still in flight, 3 when the event store does not know it, 69 when the gateway is unreachable."
     )
 
@@ -23,7 +23,7 @@ struct Status: AsyncParsableCommand {
     static func show(_ id: String, baseURL: String, wait: Bool) async throws {
         let deadline = ContinuousClock.now + .seconds(60)
         while true {
-            let answer = try await HTTP.send("GET", "\(baseURL)/projections/\(id)")
+            let answer = try await HTTP.send("GET", "\(baseURL)/projections/\(id)", headers: try await CallerTokens.header(as: CallerTokens.operatorReader))
             let state = answer.json?["state"] as? [String: Any]
             let status = state?["status"] as? String
             let terminal = status == "completed" || status == "failed"

@@ -44,6 +44,26 @@ public struct BenchCatalogue: Sendable, Hashable {
     }
 }
 
+/// The bearer tokens the bench signs its checkouts with.
+public enum BenchTokens: Sendable, Hashable {
+    /// No `Authorization` header: for a system that does not verify callers.
+    case none
+    /// One token for every checkout: a staff token whose role may place checkouts for any
+    /// customer (`admin`), say one from a real identity provider.
+    case one(String)
+    /// Each customer's own token, as each customer of a real shop would sign their checkouts.
+    case perCustomer([String: String])
+
+    /// The token a checkout for `customer` is sent with.
+    public func token(for customer: String) -> String? {
+        switch self {
+        case .none: nil
+        case .one(let token): token
+        case .perCustomer(let tokens): tokens[customer]
+        }
+    }
+}
+
 /// Everything one bench run needs to know.
 public struct BenchConfiguration: Sendable, Hashable {
     /// Where `POST /checkouts` goes: the gateway, or one checkout-api directly.
@@ -69,6 +89,8 @@ public struct BenchConfiguration: Sendable, Hashable {
     public var catalogue: BenchCatalogue
     /// The share of POSTs, in percent, that may fail (no answer, or a 5xx) before the run fails.
     public var maxErrorPercent: Double
+    /// What each checkout is signed with.
+    public var tokens: BenchTokens
 
     /// A run against `baseURL`; the defaults are those of `chorus bench`.
     public init(
@@ -83,7 +105,8 @@ public struct BenchConfiguration: Sendable, Hashable {
         seed: UInt64 = 1,
         runID: String = BenchConfiguration.randomRunID(),
         catalogue: BenchCatalogue = .demo,
-        maxErrorPercent: Double = 1
+        maxErrorPercent: Double = 1,
+        tokens: BenchTokens = .none
     ) {
         self.baseURL = baseURL.hasSuffix("/") ? String(baseURL.dropLast()) : baseURL
         self.redis = redis
@@ -97,6 +120,7 @@ public struct BenchConfiguration: Sendable, Hashable {
         self.runID = runID
         self.catalogue = catalogue
         self.maxErrorPercent = maxErrorPercent
+        self.tokens = tokens
     }
 
     /// Eight hex digits: enough to keep the keys of runs apart, short enough to read.

@@ -135,7 +135,8 @@ public struct BenchRunner: Sendable {
         await tally.recordSent()
         let sentAt = clock.now
         let key = CheckoutMix.idempotencyKey(runID: configuration.runID, index: index)
-        switch await sender.post(mix.checkout(index), idempotencyKey: key) {
+        let checkout = mix.checkout(index)
+        switch await sender.post(checkout, idempotencyKey: key, token: configuration.tokens.token(for: checkout.customerID)) {
         case .accepted(let checkoutID):
             await tally.recordAccepted(latency: clock.now - origin)
             if let observation = await watcher.waitForTerminal(checkoutID, until: sentAt + configuration.timeout) {

@@ -38,12 +38,13 @@ struct CheckoutSender: Sendable {
         self.requestTimeout = .microseconds(requestTimeout.benchMicroseconds)
     }
 
-    /// Sends one checkout with its `Idempotency-Key`.
-    func post(_ checkout: CheckoutRequest, idempotencyKey: String) async -> Answer {
+    /// Sends one checkout with its `Idempotency-Key`, signed with `token` when there is one.
+    func post(_ checkout: CheckoutRequest, idempotencyKey: String, token: String?) async -> Answer {
         var request = HTTPClientRequest(url: baseURL + "/checkouts")
         request.method = .POST
         request.headers.add(name: "Content-Type", value: "application/json")
         request.headers.add(name: "Idempotency-Key", value: idempotencyKey)
+        if let token { request.headers.add(name: "Authorization", value: "Bearer " + token) }
         do {
             request.body = .bytes(ByteBuffer(bytes: try encoder.encode(checkout)))
             let response = try await client.execute(request, timeout: requestTimeout)

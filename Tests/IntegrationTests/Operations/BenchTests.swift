@@ -25,8 +25,11 @@ struct BenchRunTests {
         return system
     }
 
-    static func configuration(of system: ChorusSystem, mode: BenchMode, duration: Duration? = nil, count: Int? = nil) async -> BenchConfiguration {
-        BenchConfiguration(
+    /// A run against `system`, each customer signing their checkouts with their own token.
+    static func configuration(of system: ChorusSystem, mode: BenchMode, duration: Duration? = nil, count: Int? = nil) async throws -> BenchConfiguration {
+        var tokens: [String: String] = [:]
+        for customer in catalogue.customers { tokens[customer] = try await system.token(for: .customer(id: customer)) }
+        return BenchConfiguration(
             baseURL: await system.url(.checkoutAPI, ""),
             redis: system.servers.redisConfiguration,
             topology: await system.topology,
@@ -35,7 +38,8 @@ struct BenchRunTests {
             count: count,
             timeout: .seconds(60),
             seed: 7,
-            catalogue: catalogue)
+            catalogue: catalogue,
+            tokens: .perCustomer(tokens))
     }
 
     /// The terminal events of the run on the streams, by type.
@@ -48,7 +52,7 @@ struct BenchRunTests {
     func closedLoopEndsEveryCheckout() async throws {
         let system = try await Self.seededSystem()
         defer { Task { await system.shutdown() } }
-        let runner = try BenchRunner(configuration: await Self.configuration(of: system, mode: .closedLoop(concurrency: 4), count: 20))
+        let runner = try BenchRunner(configuration: try await Self.configuration(of: system, mode: .closedLoop(concurrency: 4), count: 20))
         let progress = ProgressLog()
 
         let results = try await runner.run(progressInterval: .milliseconds(100)) { progress.append($0) }
@@ -82,7 +86,7 @@ struct BenchRunTests {
     func openLoopSendsTheRateTimesTheDuration() async throws {
         let system = try await Self.seededSystem()
         defer { Task { await system.shutdown() } }
-        let runner = try BenchRunner(configuration: await Self.configuration(of: system, mode: .openLoop(ratePerSecond: 10), duration: .seconds(2)))
+        let runner = try BenchRunner(configuration: try await Self.configuration(of: system, mode: .openLoop(ratePerSecond: 10), duration: .seconds(2)))
 
         let results = try await runner.run()
 
@@ -102,7 +106,7 @@ struct BenchRunTests {
     func stoppingDrainsWhatIsInFlight() async throws {
         let system = try await Self.seededSystem()
         defer { Task { await system.shutdown() } }
-        let runner = try BenchRunner(configuration: await Self.configuration(of: system, mode: .closedLoop(concurrency: 2), duration: .seconds(600)))
+        let runner = try BenchRunner(configuration: try await Self.configuration(of: system, mode: .closedLoop(concurrency: 2), duration: .seconds(600)))
         let run = Task { try await runner.run(progressInterval: .milliseconds(50)) }
         _ = try await ChorusSystem.eventually("some checkouts to end") { () async throws -> Bool? in
             let published = try await Self.terminalEvents(in: system)
@@ -124,7 +128,7 @@ struct BenchRunTests {
         let system = try await ChorusSystem.start(Worker.allCases.filter { $0 != .orderCreation })
         defer { Task { await system.shutdown() } }
         try await system.seed(products: [("SKU-A", 1_250, 1_000)], customers: [("cus-rich", 100_000_000)])
-        var configuration = await Self.configuration(of: system, mode: .closedLoop(concurrency: 2), count: 2)
+        var configuration = try await Self.configuration(of: system, mode: .closedLoop(concurrency: 2), count: 2)
         configuration.catalogue = BenchCatalogue(customers: ["cus-rich"], stores: ["store-01"], skus: ["SKU-A"])
         configuration.timeout = .seconds(2)
 
@@ -156,7 +160,7 @@ struct BenchRunTests {
     func unreachableRedisIsUnavailable() async throws {
         let system = try await Self.seededSystem()
         defer { Task { await system.shutdown() } }
-        var configuration = await Self.configuration(of: system, mode: .closedLoop(concurrency: 1), count: 1)
+        var configuration = try await Self.configuration(of: system, mode: .closedLoop(concurrency: 1), count: 1)
         configuration.redis = RedisConfiguration(host: "127.0.0.1", port: 1, connectTimeoutMilliseconds: 500)
         let runner = try BenchRunner(configuration: configuration)
 

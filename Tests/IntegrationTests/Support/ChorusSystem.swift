@@ -6,6 +6,7 @@ import Compensation
 import EventStore
 import ExactlyOnce
 import Foundation
+import Identity
 import LocalServers
 import Logging
 import OrderCreation
@@ -41,6 +42,9 @@ actor ChorusSystem {
     let redis: RedisConnection
     /// A connection for the test's own looks at PostgreSQL, as the superuser.
     let database: PostgresConnection
+    /// The system's identity provider: its services trust this issuer's key (and no other), so
+    /// the test mints real tokens for any caller it plays.
+    let issuer: TokenIssuer
     private var running: [String: RunningProcess] = [:]
     /// The consumer group of each running process, by process name.
     private var runningGroups: [String: String] = [:]
@@ -78,17 +82,24 @@ actor ChorusSystem {
             logLevel: .warning,
             // Tests read the streams' whole history; a test of retention turns trimming on.
             trimIntervalMilliseconds: 0)
+        let issuer = TokenIssuer(key: .generate(), issuer: "chorus-test", audience: "chorus")
+        let keySet = FileManager.default.temporaryDirectory.appendingPathComponent("\(configuration.streamPrefix)-jwks.json")
+        try Data(issuer.key.publicKeySet.utf8).write(to: keySet)
+        configuration.tokens = .init(keys: .file(keySet.path), issuer: issuer.issuer, audience: issuer.audience)
         configure(&configuration)
         let system = ChorusSystem(
             servers: servers, configuration: configuration, accessNames: try AccessNames(prefix: configuration.streamPrefix),
-            credentials: Credentials.generate())
+            credentials: Credentials.generate(), issuer: issuer)
         try await beforeProvisioning(system.database)
         try await system.provision()
         for worker in workers { try await system.start(worker) }
         return system
     }
 
-    private init(servers: TestServers, configuration: ChorusConfiguration, accessNames: AccessNames, credentials: Credentials) {
+    private init(
+        servers: TestServers, configuration: ChorusConfiguration, accessNames: AccessNames, credentials: Credentials, issuer: TokenIssuer
+    ) {
+        self.issuer = issuer
         self.servers = servers
         self.configuration = configuration
         self.accessNames = accessNames
@@ -265,11 +276,39 @@ actor ChorusSystem {
 
     // MARK: - Client helpers
 
-    /// Posts JSON to the checkout API.
-    func post(_ path: String, _ body: sending Any, headers: [String: String] = [:]) async throws -> HTTPAnswer {
+    /// The member of staff the helpers act as by default.
+    static let admin = Caller.staff(name: "test-admin", roles: [.admin])
+
+    /// A token for `caller`, from the system's issuer.
+    func token(for caller: Caller) async throws -> String {
+        try await issuer.token(for: caller)
+    }
+
+    /// `Authorization: Bearer …` for `caller`; no header for `nil`.
+    func authorization(_ caller: Caller?) async throws -> [String: String] {
+        guard let caller else { return [:] }
+        return ["Authorization": "Bearer \(try await token(for: caller))"]
+    }
+
+    /// Sends a request to `worker`'s routes as `caller` (anonymously for `nil`).
+    func send(
+        _ method: String, _ worker: Worker, _ path: String, body: Data? = nil, headers: [String: String] = [:], as caller: Caller?
+    ) async throws -> HTTPAnswer {
+        try await HTTPClient.send(method, url(worker, path), body: body, headers: try await authorization(caller).merging(headers) { $1 })
+    }
+
+    /// `GET` from `worker`, as admin staff unless told otherwise.
+    func get(_ worker: Worker, _ path: String, as caller: Caller? = ChorusSystem.admin) async throws -> HTTPAnswer {
+        try await send("GET", worker, path, as: caller)
+    }
+
+    /// Posts JSON to the checkout API, as `caller`; by default as the customer a checkout names,
+    /// and as admin staff for everything else.
+    func post(_ path: String, _ body: sending Any, headers: [String: String] = [:], as caller: Caller?? = nil) async throws -> HTTPAnswer {
+        let customer = path == "/checkouts" ? (body as? [String: Any])?["customer_id"] as? String : nil
         let data = try JSONSerialization.data(withJSONObject: body)
-        return try await HTTPClient.send(
-            "POST", url(.checkoutAPI, path), body: data, headers: ["Content-Type": "application/json"].merging(headers) { $1 })
+        let signer: Caller? = caller ?? customer.map { .customer(id: $0) } ?? Self.admin
+        return try await send("POST", .checkoutAPI, path, body: data, headers: ["Content-Type": "application/json"].merging(headers) { $1 }, as: signer)
     }
 
     /// Sends a checkout; returns the answer.
@@ -314,7 +353,7 @@ actor ChorusSystem {
     /// The checkout's read model, once it is terminal.
     func terminalCheckout(_ id: String) async throws -> JSONValue {
         try await Self.eventually("checkout \(id) to end") {
-            let answer = try await HTTPClient.send("GET", self.url(.cqrsProjection, "/checkouts/\(id)"))
+            let answer = try await self.get(.cqrsProjection, "/checkouts/\(id)")
             guard answer.status == 200, let json = answer.json, let status = json["status"]?.string,
                 status == "completed" || status == "failed"
             else { return nil }
