@@ -56,6 +56,12 @@ public actor TokenVerifier {
     private var keys: JWTKeyCollection
     public let requirements: TokenRequirements
     private let now: @Sendable () -> Date
+    /// Tokens whose signature held, with what they said: a client sends the same token with
+    /// every request until it expires, and checking an ES256 signature costs far more than the
+    /// request's own work. The time window is still checked on every request.
+    private var verified: [String: AccessTokenClaims] = [:]
+    /// Beyond this many remembered tokens the memory starts again from empty.
+    static let rememberedTokens = 10_000
 
     /// - Parameters:
     ///   - jwks: the key set, as JSON (`{"keys": [...]}`).
@@ -69,18 +75,26 @@ public actor TokenVerifier {
     /// Replaces the trusted keys, say after the issuer published new ones.
     public func replaceKeys(jwks: String) async throws(KeySetError) {
         keys = try await Self.collection(from: jwks)
+        // A key taken out of the set must stop vouching for the tokens it signed.
+        verified.removeAll()
     }
 
     /// The caller a bearer token names, once its signature, time window, issuer, audience and
     /// roles hold.
     public func caller(bearerToken token: String) async throws(TokenRejection) -> Caller {
         let claims: AccessTokenClaims
-        do {
-            claims = try await keys.verify(token, as: AccessTokenClaims.self)
-        } catch let error as JWTError where error.errorType == .malformedToken {
-            throw .malformed
-        } catch {
-            throw .badSignature
+        if let known = verified[token] {
+            claims = known
+        } else {
+            do {
+                claims = try await keys.verify(token, as: AccessTokenClaims.self)
+            } catch let error as JWTError where error.errorType == .malformedToken {
+                throw .malformed
+            } catch {
+                throw .badSignature
+            }
+            if verified.count >= Self.rememberedTokens { verified.removeAll(keepingCapacity: true) }
+            verified[token] = claims
         }
         let now = self.now()
         let leeway = TimeInterval(requirements.leeway.components.seconds)

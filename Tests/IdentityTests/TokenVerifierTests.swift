@@ -136,6 +136,20 @@ struct TokenVerifierTests {
         await #expect(throws: TokenRejection.badSignature) { try await verifier.caller(bearerToken: token) }
     }
 
+    @Test("a token verified once is still refused once it expires, and after its key is rotated out")
+    func rememberedTokensStillChecked() async throws {
+        let clock = Clock(Self.noon)
+        let verifier = try await TokenVerifier(jwks: Self.key.publicKeySet, requirements: Self.requirements, now: { clock.now })
+        let token = try await Self.issuer.token(for: .customer(id: "cus-0001"), lifetime: .seconds(60), now: Self.noon)
+        #expect(try await verifier.caller(bearerToken: token) == .customer(id: "cus-0001"))
+        #expect(try await verifier.caller(bearerToken: token) == .customer(id: "cus-0001"))
+        clock.now = Self.noon.addingTimeInterval(120)
+        await #expect(throws: TokenRejection.expired) { try await verifier.caller(bearerToken: token) }
+        clock.now = Self.noon
+        try await verifier.replaceKeys(jwks: TokenSigningKey.generate().publicKeySet)
+        await #expect(throws: TokenRejection.badSignature) { try await verifier.caller(bearerToken: token) }
+    }
+
     @Test("a key set without an ES256 or EdDSA key is refused at start")
     func unusableKeySet() async throws {
         await #expect(throws: KeySetError.self) { try await verifier(keys: #"{"keys":[]}"#) }
@@ -150,6 +164,17 @@ struct TokenVerifierTests {
         let copy = try TokenSigningKey(pem: Self.key.pem)
         #expect(copy.keyID == Self.key.keyID)
         #expect(copy.publicKeySet == Self.key.publicKeySet)
+    }
+}
+
+/// A clock the test moves.
+final class Clock: @unchecked Sendable {
+    private let lock = NSLock()
+    private var current: Date
+    init(_ start: Date) { current = start }
+    var now: Date {
+        get { lock.withLock { current } }
+        set { lock.withLock { current = newValue } }
     }
 }
 
