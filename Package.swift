@@ -43,6 +43,8 @@ let package = Package(
         // 4.x for jwt-kit; our own use (SHA-256, random keys) is the same in 3.x and 4.x.
         .package(url: "https://github.com/apple/swift-crypto.git", "3.12.3"..<"5.0.0"),
         .package(url: "https://github.com/vapor/jwt-kit.git", from: "5.8.0"),
+        .package(url: "https://github.com/apple/swift-certificates.git", from: "1.21.1"),
+        .package(url: "https://github.com/apple/swift-asn1.git", from: "1.7.4"),
         .package(url: "https://github.com/hummingbird-project/hummingbird-auth.git", from: "2.5.0"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
@@ -196,7 +198,14 @@ let package = Package(
         .target(name: "LocalServers", swiftSettings: strict),
 
         // The whole system on one machine, supervised: what `chorus up` runs.
-        .target(name: "LocalStack", dependencies: ["ServiceSupport", "LocalServers", "Provisioning", "ExactlyOnce", "Identity"], swiftSettings: strict),
+        .target(
+            name: "LocalStack",
+            dependencies: [
+                "ServiceSupport", "LocalServers", "Provisioning", "ExactlyOnce", "Identity",
+                .product(name: "X509", package: "swift-certificates"), .product(name: "SwiftASN1", package: "swift-asn1"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            swiftSettings: strict),
 
         // Starts real redis-server and PostgreSQL processes for the tests.
         .target(name: "TestSupport", dependencies: ["Redis", "Postgres", "LocalServers"], path: "Tests/TestSupport", swiftSettings: strict),
@@ -210,6 +219,7 @@ let package = Package(
             dependencies: [
                 "TestSupport", "LocalServers", "CheckoutAPI", "EventStore", "StockReservation", "Payment",
                 "OrderCreation", "Compensation", "Audit", "CQRSProjection", "Operations", "Provisioning", "Observability", "Identity",
+                "LocalStack",
             ],
             swiftSettings: testSettings
         ),

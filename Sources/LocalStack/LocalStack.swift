@@ -63,8 +63,10 @@ public struct LocalStack: Sendable {
 
     var logs: URL { dataDirectory.appendingPathComponent("logs") }
 
-    /// The gateway's port, as `deploy/nginx/chorus.conf` sets it.
+    /// The gateway's plain HTTP port, as `deploy/nginx/chorus.conf` sets it: for this machine only.
     public static let gatewayPort = 8080
+    /// The gateway's HTTPS port, as `deploy/nginx/chorus.conf` sets it.
+    public static let gatewayTLSPort = 8443
 
     /// The second checkout-api process's name, behind the gateway with the first.
     public static let secondCheckoutAPI = "checkout-api-2"
@@ -85,10 +87,10 @@ public struct LocalStack: Sendable {
         report: @escaping @Sendable (String) -> Void
     ) async throws {
         try FileManager.default.createDirectory(at: logs, withIntermediateDirectories: true)
-        let taken = [redisPort, postgresPort, Self.gatewayPort, ChorusConfiguration.secondCheckoutAPIPort]
+        let taken = [redisPort, postgresPort, Self.gatewayPort, Self.gatewayTLSPort, ChorusConfiguration.secondCheckoutAPIPort]
             + Self.services.map(ChorusConfiguration.defaultPort(of:))
         for port in taken where PortProbe.isListening(port) {
-            throw LocalServerError("port \(port) is already in use; is `chorus up` already running? (ports: Redis \(redisPort), PostgreSQL \(postgresPort), gateway \(Self.gatewayPort), services 8081-8088 and 8091)")
+            throw LocalServerError("port \(port) is already in use; is `chorus up` already running? (ports: Redis \(redisPort), PostgreSQL \(postgresPort), gateway \(Self.gatewayPort) and \(Self.gatewayTLSPort), services 8081-8088 and 8091)")
         }
         let supervisor = ProcessSupervisor(report: report)
         let environment = ProcessInfo.processInfo.environment
@@ -163,7 +165,7 @@ public struct LocalStack: Sendable {
                 }
                 await redis.close()
             }
-            report("Chorus is ready at \(gatewayURL)  (Ctrl-C stops everything)")
+            report("Chorus is ready at \(gatewayURL) and https://localhost:\(Self.gatewayTLSPort) (trust \(LocalCertificates.authorityCertificate(dataDirectory: dataDirectory).path))  (Ctrl-C stops everything)")
             await stopSignal()
         } catch {
             report("could not start: \(error)")
@@ -271,9 +273,16 @@ public struct LocalStack: Sendable {
         // nginx resolves `include upstreams.conf` next to the file named by -c.
         let config = runtime.appendingPathComponent("chorus.conf")
         let upstreams = runtime.appendingPathComponent("upstreams.conf")
-        for file in [config, upstreams] { try? FileManager.default.removeItem(at: file) }
+        let headers = runtime.appendingPathComponent("response-headers.conf")
+        for file in [config, upstreams, headers] { try? FileManager.default.removeItem(at: file) }
         try FileManager.default.copyItem(at: gatewayConfigDirectory.appendingPathComponent("chorus.conf"), to: config)
         try FileManager.default.copyItem(at: gatewayConfigDirectory.appendingPathComponent("upstreams-local.conf"), to: upstreams)
+        try FileManager.default.copyItem(at: gatewayConfigDirectory.appendingPathComponent("response-headers.conf"), to: headers)
+        try LocalCertificates.prepare(dataDirectory: dataDirectory)
+        try Self.tlsConfiguration(dataDirectory: dataDirectory)
+            .write(to: runtime.appendingPathComponent("tls.conf"), atomically: true, encoding: .utf8)
+        try Self.corsOrigins(ProcessInfo.processInfo.environment["CHORUS_CORS_ORIGINS"] ?? "")
+            .write(to: runtime.appendingPathComponent("cors-origins.conf"), atomically: true, encoding: .utf8)
         // The local issuer's public keys, which the gateway publishes at /.well-known/jwks.json.
         let published = runtime.appendingPathComponent("jwks.json")
         try? FileManager.default.removeItem(at: published)
@@ -284,6 +293,30 @@ public struct LocalStack: Sendable {
         try await supervisor.start(.init(
             name: "gateway", command: [nginx, "-p", runtime.path + "/", "-c", config.path, "-e", "stderr"],
             log: logs.appendingPathComponent("gateway.log"), stopSignal: SIGQUIT))
+    }
+
+    /// The gateway's `tls.conf`: the local authority's certificate for it.
+    public static func tlsConfiguration(dataDirectory: URL) -> String {
+        """
+        # Written by chorus up at every start: a certificate from the local authority (\(LocalCertificates.authorityCertificate(dataDirectory: dataDirectory).path)).
+        ssl_certificate     "\(LocalCertificates.gatewayCertificate(dataDirectory: dataDirectory).path)";
+        ssl_certificate_key "\(LocalCertificates.gatewayKey(dataDirectory: dataDirectory).path)";
+
+        """
+    }
+
+    /// The gateway's `cors-origins.conf` from `CHORUS_CORS_ORIGINS` (comma-separated origins,
+    /// such as `https://shop.example.com`); each origin is checked, since it lands in nginx's
+    /// configuration.
+    public static func corsOrigins(_ list: String) throws -> String {
+        var lines = ["# Written by chorus up from CHORUS_CORS_ORIGINS."]
+        for origin in list.split(separator: ",").map({ $0.trimmingCharacters(in: .whitespaces) }) where !origin.isEmpty {
+            guard origin.wholeMatch(of: /https?:\/\/[A-Za-z0-9.-]+(:[0-9]{1,5})?/) != nil else {
+                throw LocalServerError("CHORUS_CORS_ORIGINS: \(origin) is not an origin like https://shop.example.com (scheme, host and port only)")
+            }
+            lines.append("\"\(origin)\" $http_origin;")
+        }
+        return lines.joined(separator: "\n") + "\n"
     }
 
     /// Polls `probe` for up to two minutes.

@@ -1,6 +1,7 @@
 import CheckoutDomain
 import Foundation
 import LocalServers
+import LocalStack
 import ServiceSupport
 import StreamRuntime
 import TestSupport
@@ -163,17 +164,28 @@ struct GatewayTests {
     }
 }
 
-/// nginx with the repository's gateway configuration, on a free port, for one test.
+/// nginx with the repository's gateway configuration, on free ports, for one test: plain HTTP
+/// on 127.0.0.1 and 127.0.0.2 (the second one is "another machine" to the gateway), and TLS
+/// with a certificate from a local authority made for the test.
 final class Gateway: Sendable {
     let port: Int
+    let tlsPort: Int
+    /// The authority to trust for ``tlsURL(_:)``.
+    let authority: URL
     private let server: WatchedServer
 
-    private init(port: Int, server: WatchedServer) {
+    /// The web-shop origin the test gateway allows.
+    static let shopOrigin = "https://shop.example.com"
+
+    private init(port: Int, tlsPort: Int, authority: URL, server: WatchedServer) {
         self.port = port
+        self.tlsPort = tlsPort
+        self.authority = authority
         self.server = server
     }
 
     func url(_ path: String) -> String { "http://127.0.0.1:\(port)\(path)" }
+    func tlsURL(_ path: String) -> String { "https://localhost:\(tlsPort)\(path)" }
 
     func stop() { server.stop() }
 
@@ -187,11 +199,22 @@ final class Gateway: Sendable {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("chorus-gateway-\(UUID().uuidString.prefix(8))")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o755])
         let port = try FreePort.next()
+        let tlsPort = try FreePort.next()
 
         let configuration = try String(contentsOf: source.appendingPathComponent("chorus.conf"), encoding: .utf8)
-        #expect(configuration.contains("listen 8080;"))
-        try adjustConfiguration(configuration.replacingOccurrences(of: "listen 8080;", with: "listen 127.0.0.1:\(port);"))
-            .write(to: directory.appendingPathComponent("chorus.conf"), atomically: true, encoding: .utf8)
+        #expect(configuration.contains("listen 8080;") && configuration.contains("listen 8443 ssl;"))
+        #expect(configuration.contains("https://$host:8443$request_uri"))
+        try adjustConfiguration(
+            configuration.replacingOccurrences(of: "listen 8080;", with: "listen 127.0.0.1:\(port); listen 127.0.0.2:\(port);")
+                .replacingOccurrences(of: "listen 8443 ssl;", with: "listen 127.0.0.1:\(tlsPort) ssl;")
+                .replacingOccurrences(of: "https://$host:8443$request_uri", with: "https://$host:\(tlsPort)$request_uri")
+        ).write(to: directory.appendingPathComponent("chorus.conf"), atomically: true, encoding: .utf8)
+        try FileManager.default.copyItem(
+            at: source.appendingPathComponent("response-headers.conf"), to: directory.appendingPathComponent("response-headers.conf"))
+        try LocalCertificates.prepare(dataDirectory: directory)
+        try LocalStack.tlsConfiguration(dataDirectory: directory)
+            .write(to: directory.appendingPathComponent("tls.conf"), atomically: true, encoding: .utf8)
+        try LocalStack.corsOrigins(shopOrigin).write(to: directory.appendingPathComponent("cors-origins.conf"), atomically: true, encoding: .utf8)
         var upstreams = try String(contentsOf: source.appendingPathComponent("upstreams-local.conf"), encoding: .utf8)
         for (shipped, actual) in [
             (8081, checkoutAPI[0]), (ChorusConfiguration.secondCheckoutAPIPort, checkoutAPI[1]), (8082, eventStore), (8083, cqrsProjection),
@@ -205,7 +228,8 @@ final class Gateway: Sendable {
         let server = try WatchedServer(
             name: "nginx", command: [nginx, "-p", directory.path + "/", "-c", directory.appendingPathComponent("chorus.conf").path, "-e", "stderr"],
             directory: directory, stopSignal: "QUIT")
-        let gateway = Gateway(port: port, server: server)
+        let gateway = Gateway(
+            port: port, tlsPort: tlsPort, authority: LocalCertificates.authorityCertificate(dataDirectory: directory), server: server)
         do {
             _ = try await ChorusSystem.eventually("the gateway to answer", timeout: .seconds(30)) { () async throws -> Bool? in
                 guard server.isRunning else { throw TestServerError("nginx exited: \(server.output)") }
