@@ -1,5 +1,6 @@
 import Foundation
 import Identity
+import LocalServers
 import Testing
 
 /// The gateway's part of the API's security, against real nginx with the shipped
@@ -154,5 +155,45 @@ struct GatewaySecurityTests {
             let answer = try await HTTPClient.send(method, gateway.url(path), headers: admin)
             #expect(answer.status == 405, "\(method) \(path) answered \(answer.status)")
         }
+    }
+
+    @Test("compose's secrets: a token key set that matches its signing key, and a gateway certificate for localhost from its own authority")
+    func composeSecrets() async throws {
+        let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let secrets = FileManager.default.temporaryDirectory.appendingPathComponent("chorus-secrets-\(UUID().uuidString.prefix(8))")
+        defer { try? FileManager.default.removeItem(at: secrets) }
+        let log = FileManager.default.temporaryDirectory.appendingPathComponent("chorus-make-secrets-\(UUID().uuidString.prefix(8)).log")
+        try await Shell.run(["/bin/sh", repository.appendingPathComponent("deploy/compose/make-secrets").path, "--out", secrets.path], logTo: log)
+
+        func read(_ name: String) throws -> String {
+            String(decoding: try Data(contentsOf: secrets.appendingPathComponent(name)), as: UTF8.self)
+        }
+        let key = try TokenSigningKey(pem: try read("token-signing-key.pem"))
+        #expect(try read("token-keys").trimmingCharacters(in: .whitespacesAndNewlines) == key.publicKeySet,
+                "the shell-made key set is the one Chorus derives from the key, key id included")
+        let verifier = try await TokenVerifier(jwks: try read("token-keys"), requirements: TokenRequirements(issuer: "chorus-compose", audience: "chorus"))
+        let token = try await TokenIssuer(key: key, issuer: "chorus-compose", audience: "chorus").token(for: .customer(id: "cus-0001"))
+        #expect(try await verifier.caller(bearerToken: token) == .customer(id: "cus-0001"))
+
+        let checked = try Self.run(["/usr/bin/openssl", "verify", "-CAfile", secrets.appendingPathComponent("gateway-ca.pem").path,
+                                    secrets.appendingPathComponent("gateway-certificate").path])
+        #expect(checked.exitCode == 0, "\(checked.output)")
+        let names = try Self.run(["/usr/bin/openssl", "x509", "-noout", "-ext", "subjectAltName", "-in", secrets.appendingPathComponent("gateway-certificate").path])
+        #expect(names.output.contains("DNS:localhost") && names.output.contains("IP Address:127.0.0.1"), "\(names.output)")
+        let keyMode = try FileManager.default.attributesOfItem(atPath: secrets.appendingPathComponent("gateway-key").path)[.posixPermissions] as? Int
+        #expect(keyMode == 0o600)
+    }
+
+    static func run(_ command: [String]) throws -> CurlResult {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: command[0])
+        process.arguments = Array(command.dropFirst())
+        let output = Pipe()
+        process.standardOutput = output
+        process.standardError = output
+        try process.run()
+        let data = output.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return CurlResult(exitCode: process.terminationStatus, output: String(decoding: data, as: UTF8.self))
     }
 }

@@ -28,6 +28,17 @@ struct Token: AsyncParsableCommand {
     @Option(help: "Seconds the token is valid for.")
     var ttl: Int = 3_600
 
+    @Option(help: ArgumentHelp(
+        "Sign with this P-256 key (PEM) instead of the local `chorus up` key: compose's token-signing-key.pem, say.",
+        valueName: "file"))
+    var keyFile: String?
+
+    @Option(help: "The issuer (iss) to name, with --key-file; it must be the services' CHORUS_TOKEN_ISSUER.")
+    var issuer: String?
+
+    @Option(help: "The audience (aud) to name, with --key-file (default: chorus).")
+    var audience: String = "chorus"
+
     func validate() throws {
         switch (customer, staff) {
         case (nil, nil), (.some, .some): throw ValidationError("give either --customer ID or --staff NAME --role ROLE")
@@ -39,12 +50,29 @@ struct Token: AsyncParsableCommand {
             throw ValidationError("--role \(role) is not a staff role: admin, inventory or support")
         }
         guard (1...31_536_000).contains(ttl) else { throw ValidationError("--ttl must be from 1 to 31536000 seconds") }
+        if keyFile != nil, issuer == nil { throw ValidationError("--key-file needs --issuer (the services' CHORUS_TOKEN_ISSUER)") }
+        if keyFile == nil, issuer != nil { throw ValidationError("--issuer goes with --key-file") }
     }
 
     func run() async throws {
         let caller: Caller =
             if let customer { .customer(id: customer) } else { .staff(name: staff ?? "", roles: Set(roles.compactMap(StaffRole.init(rawValue:)))) }
-        print(try await CallerTokens.localIssuer().token(for: caller, lifetime: .seconds(ttl)))
+        let signer: TokenIssuer
+        if let keyFile, let issuer {
+            guard let pem = FileManager.default.contents(atPath: keyFile) else {
+                FileHandle.standardError.write(Data("chorus: cannot read \(keyFile)\n".utf8))
+                throw ExitCode(77)
+            }
+            do {
+                signer = TokenIssuer(key: try TokenSigningKey(pem: String(decoding: pem, as: UTF8.self)), issuer: issuer, audience: audience)
+            } catch {
+                FileHandle.standardError.write(Data("chorus: \(keyFile): \(error)\n".utf8))
+                throw ExitCode(77)
+            }
+        } else {
+            signer = try CallerTokens.localIssuer()
+        }
+        print(try await signer.token(for: caller, lifetime: .seconds(ttl)))
     }
 }
 
