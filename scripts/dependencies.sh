@@ -10,7 +10,7 @@ chorus_require_swift() {
 
 chorus_install_packages() {
     # prometheus: the scrape test runs Debian's Prometheus against a running system.
-    local wanted=(redis-server postgresql nginx prometheus libhiredis-dev libpq-dev pkg-config util-linux ca-certificates curl)
+    local wanted=(redis-server postgresql nginx prometheus libhiredis-dev libpq-dev pkg-config util-linux ca-certificates curl openssl)
     local missing=()
     for package in "${wanted[@]}"; do
         dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
