@@ -18,14 +18,17 @@ public struct CheckoutRoutes: Sendable {
     let limits: CheckoutLimits
     let maxBodyBytes: Int
     let publishedMarks: PublishedMarks
+    /// Checkouts per customer; `nil` when unlimited.
+    let customerRateLimit: CustomerRateLimit?
 
     /// - Parameters:
     ///   - maxBodyBytes: the largest request body accepted; larger ones get 413.
     ///   - publishedMarks: where published idempotency keys wait to be marked; its owner flushes it.
     init(
         database: PostgresConnectionPool, publisher: EventPublisher, limits: CheckoutLimits = .init(), maxBodyBytes: Int = 64 * 1024,
-        publishedMarks: PublishedMarks
+        publishedMarks: PublishedMarks, customerRateLimit: CustomerRateLimit? = nil
     ) {
+        self.customerRateLimit = customerRateLimit
         self.database = database
         self.publisher = publisher
         self.limits = limits
@@ -87,6 +90,7 @@ public struct CheckoutRoutes: Sendable {
             throw Problem.unprocessable("customer_id is required when staff place a checkout", slug: "invalid-field", field: "customer_id")
         }
         try context.authorize(.placeCheckout(customer: customer))
+        if case .customer(let id) = caller { try customerRateLimit?.admit(id) }
         let body = CheckoutRequest(customerID: customer, storeID: posted.storeID, items: posted.items)
         let requestID = request.requestID
         let actor = caller.actor
@@ -196,12 +200,15 @@ extension ChorusProcess where Effect == CatalogueEffect {
         onListening: @escaping @Sendable (Int) async -> Void = { _ in }
     ) -> Self {
         let publishedMarks = PublishedMarks()
+        let rate = configuration.customerCheckoutRate
+        let customerRateLimit = rate > 0 ? CustomerRateLimit(perSecond: rate, burst: 2 * rate) : nil
         return ChorusProcess(effect: CatalogueEffect(), configuration: configuration, logger: logger, routes: { router, resources in
             CheckoutRoutes(
                 database: resources.database,
                 publisher: EventPublisher(redis: resources.redis, topology: resources.topology, metrics: resources.metrics.factory),
                 maxBodyBytes: resources.configuration.maxBodyBytes,
-                publishedMarks: publishedMarks
+                publishedMarks: publishedMarks,
+                customerRateLimit: customerRateLimit
             ).register(on: router)
         }, routesNeedCallers: true, monitors: { resources in
             [PeriodicSampler("the published idempotency keys to mark", every: .milliseconds(100), logger: resources.logger) {

@@ -275,7 +275,10 @@ public struct LocalStack: Sendable {
         let upstreams = runtime.appendingPathComponent("upstreams.conf")
         let headers = runtime.appendingPathComponent("response-headers.conf")
         for file in [config, upstreams, headers] { try? FileManager.default.removeItem(at: file) }
-        try FileManager.default.copyItem(at: gatewayConfigDirectory.appendingPathComponent("chorus.conf"), to: config)
+        try Self.gatewayConfiguration(
+            try String(contentsOf: gatewayConfigDirectory.appendingPathComponent("chorus.conf"), encoding: .utf8),
+            checkoutsPerClient: ProcessInfo.processInfo.environment["CHORUS_GATEWAY_CHECKOUT_RATE"]
+        ).write(to: config, atomically: true, encoding: .utf8)
         try FileManager.default.copyItem(at: gatewayConfigDirectory.appendingPathComponent("upstreams-local.conf"), to: upstreams)
         try FileManager.default.copyItem(at: gatewayConfigDirectory.appendingPathComponent("response-headers.conf"), to: headers)
         try LocalCertificates.prepare(dataDirectory: dataDirectory)
@@ -293,6 +296,20 @@ public struct LocalStack: Sendable {
         try await supervisor.start(.init(
             name: "gateway", command: [nginx, "-p", runtime.path + "/", "-c", config.path, "-e", "stderr"],
             log: logs.appendingPathComponent("gateway.log"), stopSignal: SIGQUIT))
+    }
+
+    /// `deploy/nginx/chorus.conf` with its per-client checkout limit (100 a second, bursts of
+    /// twice that) set to `CHORUS_GATEWAY_CHECKOUT_RATE` when given: a load test through the
+    /// gateway from one address needs more.
+    static func gatewayConfiguration(_ shipped: String, checkoutsPerClient: String?) throws -> String {
+        guard let text = checkoutsPerClient else { return shipped }
+        guard let rate = Int(text), (1...1_000_000).contains(rate) else {
+            throw LocalServerError("CHORUS_GATEWAY_CHECKOUT_RATE must be a whole number from 1 to 1000000 (checkouts per second per client)")
+        }
+        guard shipped.contains("rate=100r/s"), shipped.contains("burst=200") else {
+            throw LocalServerError("the gateway configuration no longer has the shipped checkout limit (rate=100r/s, burst=200) to change")
+        }
+        return shipped.replacingOccurrences(of: "rate=100r/s", with: "rate=\(rate)r/s").replacingOccurrences(of: "burst=200", with: "burst=\(2 * rate)")
     }
 
     /// The gateway's `tls.conf`: the local authority's certificate for it.

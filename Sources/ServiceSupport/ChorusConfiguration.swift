@@ -58,6 +58,11 @@ public struct ChorusConfiguration: Sendable, Hashable {
     /// No step of a checkout waits on them; 0 reads again at once.
     public var observerLingerMilliseconds: Int
 
+    /// `CHORUS_CUSTOMER_CHECKOUT_RATE`: checkouts one customer may place per second at one
+    /// checkout-api replica (bursts of twice that), counted by their verified token; 0 does not
+    /// limit. Staff are not limited.
+    public var customerCheckoutRate: Int
+
     /// How bearer tokens are verified; `nil` when no key set is configured. The services with
     /// routes that need a caller (checkout-api, event-store, cqrs-projection) refuse to start
     /// without it.
@@ -145,6 +150,7 @@ public struct ChorusConfiguration: Sendable, Hashable {
         abandonedGroupMilliseconds: Int = 86_400_000,
         deadLetterRetentionHours: Int = 720,
         observerLingerMilliseconds: Int = 20,
+        customerCheckoutRate: Int = 10,
         tokens: TokenSettings? = nil,
         healthPeers: [HealthPeer] = ChorusConfiguration.localHealthPeers
     ) {
@@ -170,6 +176,7 @@ public struct ChorusConfiguration: Sendable, Hashable {
         self.abandonedGroupMilliseconds = abandonedGroupMilliseconds
         self.deadLetterRetentionHours = deadLetterRetentionHours
         self.observerLingerMilliseconds = observerLingerMilliseconds
+        self.customerCheckoutRate = customerCheckoutRate
         self.tokens = tokens
         self.healthPeers = healthPeers
     }
@@ -240,6 +247,7 @@ public struct ChorusConfiguration: Sendable, Hashable {
         if let value = try integer("CHORUS_ABANDONED_GROUP_MS", 0...31_536_000_000) { configuration.abandonedGroupMilliseconds = value }
         if let value = try integer("CHORUS_DEAD_LETTER_RETENTION_HOURS", 0...87_600) { configuration.deadLetterRetentionHours = value }
         if let value = try integer("CHORUS_OBSERVER_LINGER_MS", 0...10_000) { configuration.observerLingerMilliseconds = value }
+        if let value = try integer("CHORUS_CUSTOMER_CHECKOUT_RATE", 0...100_000) { configuration.customerCheckoutRate = value }
         configuration.tokens = try tokenSettings(from: environment)
         if let value = environment["CHORUS_HEALTH_PEERS"] {
             configuration.healthPeers = try value.split(separator: ",").map { item throws(ConfigurationError) in

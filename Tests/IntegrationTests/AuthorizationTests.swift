@@ -272,4 +272,32 @@ struct AuthorizationTests {
         #expect(try await system.balance("cus-1") == 99_000)
         #expect(try await system.balance("cus-2") == 99_000)
     }
+
+    @Test("a customer over their checkout rate gets 429 with Retry-After, counted by their token: other customers and staff go on")
+    func perCustomerRateLimit() async throws {
+        let system = try await ChorusSystem.start([.checkoutAPI]) { $0.customerCheckoutRate = 1 }
+        defer { Task { await system.shutdown() } }
+        try await system.seed(products: [("SKU-1", 1_000, 100)], customers: [("cus-1", 100_000), ("cus-2", 100_000)])
+        func body(for customer: String? = nil) -> [String: Any] {
+            var body: [String: Any] = ["store_id": "store-01", "items": [["sku": "SKU-1", "quantity": 1]]]
+            if let customer { body["customer_id"] = customer }
+            return body
+        }
+        var statuses: [Int] = []
+        for _ in 0..<4 { statuses.append(try await system.post("/checkouts", body(), as: Self.alice).status) }
+        #expect(statuses == [202, 202, 429, 429], "a burst of two, then the rate of one a second")
+        let limited = try await system.post("/checkouts", body(), as: Self.alice)
+        Self.expectProblem(limited, 429, "over the rate")
+        #expect(limited.json?["type"]?.string == "/problems/rate-limited")
+        #expect(limited.header("Retry-After") == "1")
+        #expect(try await system.post("/checkouts", body(), as: Self.bob).status == 202, "another customer has a bucket of their own")
+        var staff: [Int] = []
+        for _ in 0..<4 { staff.append(try await system.post("/checkouts", body(for: "cus-1"), as: ChorusSystem.admin).status) }
+        #expect(staff == [202, 202, 202, 202], "staff are not limited")
+        try await Task.sleep(for: .milliseconds(1_100))
+        #expect(try await system.post("/checkouts", body(), as: Self.alice).status == 202, "the bucket refills")
+        let initiated = try await system.allEntries().filter { $0.fields[StreamField.type] == EventType.checkoutInitiated.rawValue }
+        let expected = 8  // two of alice's burst, bob's, four by staff, alice's after the refill
+        #expect(initiated.count == expected, "nothing was published for a refused checkout")
+    }
 }

@@ -81,7 +81,9 @@ actor ChorusSystem {
             poolSize: 2,
             logLevel: .warning,
             // Tests read the streams' whole history; a test of retention turns trimming on.
-            trimIntervalMilliseconds: 0)
+            trimIntervalMilliseconds: 0,
+            // Tests fire checkouts of one customer at once (races, bursts); the limit's own test turns it on.
+            customerCheckoutRate: 0)
         let issuer = TokenIssuer(key: .generate(), issuer: "chorus-test", audience: "chorus")
         let keySet = FileManager.default.temporaryDirectory.appendingPathComponent("\(configuration.streamPrefix)-jwks.json")
         try Data(issuer.key.publicKeySet.utf8).write(to: keySet)
