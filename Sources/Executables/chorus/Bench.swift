@@ -78,6 +78,11 @@ struct Bench: AsyncParsableCommand {
     @Option(help: ArgumentHelp("POSTs with no answer or a 5xx tolerated, in percent of those sent, before the run fails.", valueName: "percent"))
     var maxErrorPercent: Double = 1
 
+    @Option(name: .customLong("cacert"), help: ArgumentHelp(
+        "Trust this certificate authority (PEM) for an https:// --url, as curl's --cacert: .chorus/tls/ca.pem for chorus up's gateway.",
+        valueName: "file"))
+    var trustedAuthority: String?
+
     @Flag(help: "Show no progress on stderr.")
     var quiet = false
 
@@ -174,7 +179,8 @@ struct Bench: AsyncParsableCommand {
             seed: seed,
             catalogue: catalogue,
             maxErrorPercent: maxErrorPercent,
-            tokens: tokens)
+            tokens: tokens,
+            trustedAuthority: trustedAuthority)
     }
 
     static func writeError(_ text: String) {

@@ -91,6 +91,8 @@ public struct BenchConfiguration: Sendable, Hashable {
     public var maxErrorPercent: Double
     /// What each checkout is signed with.
     public var tokens: BenchTokens
+    /// A PEM file of the certificate authority to trust for an `https://` target.
+    public var trustedAuthority: String?
 
     /// A run against `baseURL`; the defaults are those of `chorus bench`.
     public init(
@@ -106,7 +108,8 @@ public struct BenchConfiguration: Sendable, Hashable {
         runID: String = BenchConfiguration.randomRunID(),
         catalogue: BenchCatalogue = .demo,
         maxErrorPercent: Double = 1,
-        tokens: BenchTokens = .none
+        tokens: BenchTokens = .none,
+        trustedAuthority: String? = nil
     ) {
         self.baseURL = baseURL.hasSuffix("/") ? String(baseURL.dropLast()) : baseURL
         self.redis = redis
@@ -121,6 +124,7 @@ public struct BenchConfiguration: Sendable, Hashable {
         self.catalogue = catalogue
         self.maxErrorPercent = maxErrorPercent
         self.tokens = tokens
+        self.trustedAuthority = trustedAuthority
     }
 
     /// Eight hex digits: enough to keep the keys of runs apart, short enough to read.

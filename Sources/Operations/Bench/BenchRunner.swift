@@ -40,7 +40,9 @@ public struct BenchRunner: Sendable {
             case .openLoop: 256
             case .closedLoop(let concurrency): concurrency
             }
-        let sender = CheckoutSender(baseURL: configuration.baseURL, requestTimeout: configuration.requestTimeout, connections: connections)
+        let sender = CheckoutSender(
+            baseURL: configuration.baseURL, requestTimeout: configuration.requestTimeout, connections: connections,
+            trustedAuthority: configuration.trustedAuthority)
         // Through the gateway, /health asks every service; a system that has just started may
         // still be busy with its demo data, so give it a few seconds before giving up.
         var problem = await sender.health()

@@ -3,6 +3,7 @@ import CheckoutDomain
 import Foundation
 import NIOCore
 import NIOHTTP1
+import NIOSSL
 
 /// Sends `POST /checkouts` as a client would, over keep-alive HTTP/1.1 connections.
 ///
@@ -25,10 +26,18 @@ struct CheckoutSender: Sendable {
     private let requestTimeout: TimeAmount
     private let encoder = JSONEncoder()
 
-    /// - Parameter connections: how many connections to keep open to the target; requests beyond
-    ///   that wait for a free one, and the wait counts in their latency.
-    init(baseURL: String, requestTimeout: Duration, connections: Int) {
+    /// - Parameters:
+    ///   - connections: how many connections to keep open to the target; requests beyond that
+    ///     wait for a free one, and the wait counts in their latency.
+    ///   - trustedAuthority: a PEM file of the authority to trust for `https://` targets (the
+    ///     local one of `chorus up`, say), besides the system's.
+    init(baseURL: String, requestTimeout: Duration, connections: Int, trustedAuthority: String? = nil) {
         var configuration = HTTPClient.Configuration()
+        if let trustedAuthority {
+            var tls = TLSConfiguration.makeClientConfiguration()
+            tls.trustRoots = .file(trustedAuthority)
+            configuration.tlsConfiguration = tls
+        }
         configuration.connectionPool = .init(idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: max(1, connections))
         configuration.timeout = .init(connect: .seconds(5))
         configuration.decompression = .disabled
