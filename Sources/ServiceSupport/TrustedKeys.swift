@@ -12,6 +12,8 @@ import FoundationNetworking
 public struct TrustedKeys: Sendable {
     public let settings: ChorusConfiguration.TokenSettings
 
+    static let largestKeySet = 1 << 20
+
     public init(settings: ChorusConfiguration.TokenSettings) {
         self.settings = settings
     }
@@ -41,6 +43,8 @@ public struct TrustedKeys: Sendable {
             guard let status = (response as? HTTPURLResponse)?.statusCode, status == 200 else {
                 throw KeySetError("at \(address) answered \((response as? HTTPURLResponse)?.statusCode ?? 0)")
             }
+            // A key set is a few kilobytes; anything far larger is not one, whoever sent it.
+            guard data.count <= Self.largestKeySet else { throw KeySetError("at \(address) is over \(Self.largestKeySet) bytes") }
             return String(decoding: data, as: UTF8.self)
         }
     }
