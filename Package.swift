@@ -160,7 +160,7 @@ let package = Package(
         .target(name: "Audit", dependencies: ["ServiceSupport"], swiftSettings: strict),
         .target(
             name: "CQRSProjection",
-            dependencies: ["ServiceSupport", "HTTPSupport", "Identity", .product(name: "HummingbirdAuth", package: "hummingbird-auth")],
+            dependencies: ["ServiceSupport", "EventStore", "HTTPSupport", "Identity", .product(name: "HummingbirdAuth", package: "hummingbird-auth")],
             swiftSettings: strict),
     ]
     + serviceNames.map { service($0.0, $0.1) }
@@ -168,7 +168,7 @@ let package = Package(
         .executableTarget(
             name: "chorus",
             dependencies: [
-                "ServiceSupport", "CheckoutDomain", "LocalStack", "Redis", "Operations", "Provisioning", "EventStore", "Identity",
+                "ServiceSupport", "CheckoutDomain", "LocalStack", "Redis", "Operations", "Provisioning", "EventStore", "CQRSProjection", "Identity",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             ],
@@ -180,7 +180,7 @@ let package = Package(
         .target(
             name: "Operations",
             dependencies: [
-                "Redis", "Postgres", "StreamRuntime", "CheckoutDomain", "EventStore",
+                "Redis", "Postgres", "StreamRuntime", "CheckoutDomain", "EventStore", "CQRSProjection",
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOHTTP1", package: "swift-nio"),

@@ -21,10 +21,15 @@ public struct ProjectionEffect: EventEffect {
         case customerBalances = "customer_balances"
     }
 
+    /// The tables this effect writes: the live ones, or a rebuild's (``ReadModelRebuild``).
+    public let tables: ReadModelTables
     let sagaMetrics = SagaMetrics()
     let stateCache = CheckoutStateCache()
 
-    public init() {}
+    /// - Parameter tables: where the read models go; the live tables unless rebuilding.
+    public init(tables: ReadModelTables = .live) {
+        self.tables = tables
+    }
 
     public func committed(_ applied: [EventEnvelope], transactionDuration: Duration, metrics: any MetricsFactory) {
         sagaMetrics.committed(applied, metrics: metrics)
@@ -35,10 +40,13 @@ public struct ProjectionEffect: EventEffect {
         sagaMetrics.prepare(metrics: metrics)
     }
 
-    public var migrations: [String] {
+    public var migrations: [String] { Self.migrations(of: tables) }
+
+    /// The statements that create the read models' tables, named as `tables` says.
+    static func migrations(of tables: ReadModelTables) -> [String] {
         [
             """
-            CREATE TABLE IF NOT EXISTS cqrs_projection.checkouts (
+            CREATE TABLE IF NOT EXISTS \(tables.checkouts) (
                 checkout_id    text PRIMARY KEY,
                 customer_id    text,
                 store_id       text,
@@ -52,9 +60,9 @@ public struct ProjectionEffect: EventEffect {
             """,
             // Which write the row's state comes from, so that the projection can take the state
             // it wrote from memory instead of decoding it again (``CheckoutStateCache``).
-            "ALTER TABLE cqrs_projection.checkouts ADD COLUMN IF NOT EXISTS revision text",
+            "ALTER TABLE \(tables.checkouts) ADD COLUMN IF NOT EXISTS revision text",
             """
-            CREATE TABLE IF NOT EXISTS cqrs_projection.orders_by_customer (
+            CREATE TABLE IF NOT EXISTS \(tables.ordersByCustomer) (
                 customer_id text NOT NULL,
                 order_id    text NOT NULL,
                 checkout_id text NOT NULL,
@@ -66,7 +74,7 @@ public struct ProjectionEffect: EventEffect {
             )
             """,
             """
-            CREATE TABLE IF NOT EXISTS cqrs_projection.sales_by_store_day (
+            CREATE TABLE IF NOT EXISTS \(tables.salesByStoreDay) (
                 store_id      text NOT NULL,
                 day           date NOT NULL,
                 orders        integer NOT NULL,
@@ -76,7 +84,7 @@ public struct ProjectionEffect: EventEffect {
             )
             """,
             """
-            CREATE TABLE IF NOT EXISTS cqrs_projection.stock_levels (
+            CREATE TABLE IF NOT EXISTS \(tables.stockLevels) (
                 store_id text NOT NULL,
                 sku      text NOT NULL,
                 on_hand  integer NOT NULL DEFAULT 0,
@@ -87,7 +95,7 @@ public struct ProjectionEffect: EventEffect {
             )
             """,
             """
-            CREATE TABLE IF NOT EXISTS cqrs_projection.customer_balances (
+            CREATE TABLE IF NOT EXISTS \(tables.customerBalances) (
                 customer_id    text PRIMARY KEY,
                 name           text,
                 email          text,
@@ -99,7 +107,7 @@ public struct ProjectionEffect: EventEffect {
             )
             """,
             """
-            CREATE TABLE IF NOT EXISTS cqrs_projection.checkpoints (
+            CREATE TABLE IF NOT EXISTS \(tables.checkpoints) (
                 read_model       text PRIMARY KEY,
                 last_event_id    text NOT NULL,
                 last_occurred_at timestamptz NOT NULL,
@@ -134,15 +142,15 @@ public struct ProjectionEffect: EventEffect {
                 touch(.salesByStoreDay, by: envelope)
             }
         }
-        try stock.write(in: database)
-        try balances.write(in: database)
+        try stock.write(into: tables, in: database)
+        try balances.write(into: tables, in: database)
         try projectOrders(orders, in: database)
 
         let models = ReadModel.allCases.filter { touched[$0] != nil }
         if !models.isEmpty {
             try database.query(
                 """
-                INSERT INTO cqrs_projection.checkpoints (read_model, last_event_id, last_occurred_at, events_applied)
+                INSERT INTO \(tables.checkpoints) AS checkpoints (read_model, last_event_id, last_occurred_at, events_applied)
                 SELECT * FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::bigint[])
                 ON CONFLICT (read_model) DO UPDATE SET last_event_id = EXCLUDED.last_event_id,
                     last_occurred_at = EXCLUDED.last_occurred_at,
@@ -168,20 +176,23 @@ public struct ProjectionEffect: EventEffect {
             byCheckout[checkoutID, default: []].append(envelope)
         }
         // Two consumers may fold the first events of one checkout at once, and a row that does
-        // not exist yet cannot be locked: lock the checkouts' ids instead, in one order.
-        try database.query(
-            """
-            SELECT count(pg_advisory_xact_lock(\(Self.advisoryLockSpace), key)) FROM (
-                SELECT DISTINCT hashtext(id) AS key FROM unnest($1::text[]) AS id ORDER BY key
-            ) AS keys
-            """,
-            [PostgresTextArray(order)])
+        // not exist yet cannot be locked: lock the checkouts' ids instead, in one order. A
+        // rebuild's tables have one writer, and its pages are too large to lock key by key.
+        if tables.haveConcurrentWriters {
+            try database.query(
+                """
+                SELECT count(pg_advisory_xact_lock(\(Self.advisoryLockSpace), key)) FROM (
+                    SELECT DISTINCT hashtext(id) AS key FROM unnest($1::text[]) AS id ORDER BY key
+                ) AS keys
+                """,
+                [PostgresTextArray(order)])
+        }
         // Most states were written by this process a moment ago: take them from memory when the
         // row still carries the revision written with them, and read only the others.
         var states: [String: CheckoutState] = [:]
         var unknown: [String] = []
         for row in try database.query(
-            "SELECT checkout_id, revision FROM cqrs_projection.checkouts WHERE checkout_id = ANY($1::text[])", [PostgresTextArray(order)])
+            "SELECT checkout_id, revision FROM \(tables.checkouts) WHERE checkout_id = ANY($1::text[])", [PostgresTextArray(order)])
         {
             let checkoutID: String = try row.decode("checkout_id")
             if let revision = try row.decodeIfPresent("revision", as: String.self), let state = stateCache.state(of: checkoutID, revision: revision) {
@@ -193,7 +204,7 @@ public struct ProjectionEffect: EventEffect {
         if !unknown.isEmpty {
             let decoder = JSONDecoder()
             for row in try database.query(
-                "SELECT checkout_id, state::text AS state FROM cqrs_projection.checkouts WHERE checkout_id = ANY($1::text[])",
+                "SELECT checkout_id, state::text AS state FROM \(tables.checkouts) WHERE checkout_id = ANY($1::text[])",
                 [PostgresTextArray(unknown)])
             {
                 states[try row.decode("checkout_id")] = try decoder.decode(CheckoutState.self, from: Data(try row.decode("state", as: String.self).utf8))
@@ -220,7 +231,7 @@ public struct ProjectionEffect: EventEffect {
         let revisions = changed.map { _ in stateCache.newRevision() }
         try database.query(
             """
-            INSERT INTO cqrs_projection.checkouts
+            INSERT INTO \(tables.checkouts) AS checkouts
                 (checkout_id, customer_id, store_id, status, total_cents, failure_reason, order_id, state, revision, updated_at)
             SELECT c.*, now()
             FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::text[], $7::text[], $8::jsonb[], $9::text[]) AS c
@@ -245,7 +256,7 @@ public struct ProjectionEffect: EventEffect {
         let encoder = JSONEncoder()
         try database.query(
             """
-            INSERT INTO cqrs_projection.orders_by_customer (customer_id, order_id, checkout_id, store_id, total_cents, lines, created_at)
+            INSERT INTO \(tables.ordersByCustomer) AS orders_by_customer (customer_id, order_id, checkout_id, store_id, total_cents, lines, created_at)
             SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::jsonb[], $7::timestamptz[])
             ON CONFLICT DO NOTHING
             """,
@@ -265,7 +276,7 @@ public struct ProjectionEffect: EventEffect {
         let keys = sales.keys.sorted { ($0.storeID, $0.day) < ($1.storeID, $1.day) }
         try database.query(
             """
-            INSERT INTO cqrs_projection.sales_by_store_day (store_id, day, orders, units, revenue_cents)
+            INSERT INTO \(tables.salesByStoreDay) AS sales_by_store_day (store_id, day, orders, units, revenue_cents)
             SELECT * FROM unnest($1::text[], $2::date[], $3::integer[], $4::integer[], $5::bigint[])
             ON CONFLICT (store_id, day) DO UPDATE SET orders = sales_by_store_day.orders + EXCLUDED.orders,
                 units = sales_by_store_day.units + EXCLUDED.units,

@@ -49,13 +49,13 @@ struct StockMovements {
 
     /// Adds the sums to `stock_levels` in one statement, rows in key order so that concurrent
     /// batches lock the rows they share in one order.
-    func write(in database: isolated PostgresConnection) throws {
+    func write(into tables: ReadModelTables, in database: isolated PostgresConnection) throws {
         guard !deltas.isEmpty else { return }
         let keys = deltas.keys.sorted()
         let rows = keys.map { deltas[$0] ?? Delta() }
         try database.query(
             """
-            INSERT INTO cqrs_projection.stock_levels (store_id, sku, on_hand, reserved, sold, received)
+            INSERT INTO \(tables.stockLevels) AS stock_levels (store_id, sku, on_hand, reserved, sold, received)
             SELECT * FROM unnest($1::text[], $2::text[], $3::integer[], $4::integer[], $5::integer[], $6::integer[])
             ON CONFLICT (store_id, sku) DO UPDATE SET on_hand = stock_levels.on_hand + EXCLUDED.on_hand,
                 reserved = stock_levels.reserved + EXCLUDED.reserved, sold = stock_levels.sold + EXCLUDED.sold,
@@ -109,13 +109,13 @@ struct BalanceMovements {
     }
 
     /// Writes the movements, then the registrations: two statements at most.
-    func write(in database: isolated PostgresConnection) throws {
+    func write(into tables: ReadModelTables, in database: isolated PostgresConnection) throws {
         if !deltas.isEmpty {
             let customers = deltas.keys.sorted()
             let rows = customers.map { deltas[$0] ?? Delta() }
             try database.query(
                 """
-                INSERT INTO cqrs_projection.customer_balances
+                INSERT INTO \(tables.customerBalances) AS customer_balances
                     (customer_id, balance_cents, credited_cents, charged_cents, refunded_cents)
                 SELECT id, credited + refunded - charged, credited, charged, refunded
                 FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::bigint[]) AS m(id, credited, charged, refunded)
@@ -133,7 +133,7 @@ struct BalanceMovements {
             let rows = customers.compactMap { registrations[$0] }
             try database.query(
                 """
-                INSERT INTO cqrs_projection.customer_balances
+                INSERT INTO \(tables.customerBalances) AS customer_balances
                     (customer_id, name, email, balance_cents, credited_cents, registered)
                 SELECT id, name, email, opening, opening, true
                 FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[]) AS r(id, name, email, opening)

@@ -140,6 +140,28 @@ public actor PostgresConnection {
         }
     }
 
+    /// Opens a transaction that stays open across suspension points, for work that awaits
+    /// something else (another connection, a timer) between its statements. End it with
+    /// ``commitTransaction()`` or ``rollbackTransaction()``; until then a broken connection is
+    /// not silently reopened, since the transaction's work would be lost with it.
+    public func beginTransaction() throws(PostgresError) {
+        try query("BEGIN")
+        isInTransaction = true
+    }
+
+    /// Commits the transaction ``beginTransaction()`` opened.
+    public func commitTransaction() throws(PostgresError) {
+        defer { isInTransaction = false }
+        try query("COMMIT")
+    }
+
+    /// Rolls back the transaction ``beginTransaction()`` opened; a connection already broken has
+    /// lost it anyway.
+    public func rollbackTransaction() {
+        _ = try? query("ROLLBACK")
+        isInTransaction = false
+    }
+
     /// Runs the transaction again when PostgreSQL reports a deadlock or serialization failure.
     public func withRetryingTransaction<Result: Sendable>(
         attempts: Int = 5,
