@@ -68,7 +68,9 @@ public struct CheckoutRoutes: Sendable {
         }
         // The catalogue is public: a web shop lists it before anyone signs in.
         router.get("/products") { _, _ -> Response in
-            let rows = try await database.connection.query("SELECT sku, name, price_cents FROM checkout_api.products ORDER BY sku")
+            let rows = try await database.withConnection(retryingOnceIfLost: { connection in
+                try await connection.query("SELECT sku, name, price_cents FROM checkout_api.products ORDER BY sku")
+            })
             return try JSONBody.response(try rows.map { row in
                 Product(sku: try row.decode("sku"), name: try row.decode("name"), priceCents: try row.decode("price_cents"))
             })
@@ -97,10 +99,13 @@ public struct CheckoutRoutes: Sendable {
         guard let key = try IdempotencyKeys.key(of: request.idempotencyKey, caller: caller) else {
             let checkoutID = EventIdentity.random()
             let eventID = EventIdentity.random()
-            let (_, entry) = try await database.connection.run { [self] database in
-                try initiation(
-                    of: body, checkoutID: checkoutID, eventID: eventID, correlationID: requestID ?? checkoutID, actor: actor, in: database)
-            }
+            // Reads only: safe to run again on a fresh connection.
+            let (_, entry) = try await database.withConnection(retryingOnceIfLost: { connection in
+                try await connection.run { [self] database in
+                    try initiation(
+                        of: body, checkoutID: checkoutID, eventID: eventID, correlationID: requestID ?? checkoutID, actor: actor, in: database)
+                }
+            })
             try await publish(entry, logger: logger)
             logger.debug("checkout accepted", metadata: ["checkout_id": "\(checkoutID)", "correlation_id": "\(requestID ?? checkoutID)"])
             return try accepted(checkoutID)

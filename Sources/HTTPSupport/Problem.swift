@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import Hummingbird
+import Postgres
 
 /// An error answered as `application/problem+json` (RFC 9457).
 public struct Problem: HTTPResponseError, Sendable {
@@ -74,6 +75,10 @@ public struct ProblemMiddleware<Context: RequestContext>: RouterMiddleware {
             return try await next(request, context)
         } catch let problem as Problem {
             throw problem
+        } catch let error as PostgresError where error.isConnectionProblem {
+            // An outage, not a fault of the request: the client may try again shortly.
+            context.logger.warning("database unavailable", metadata: ["error": "\(error)", "path": "\(request.uri.path)"])
+            throw Problem.unavailable("the database is unavailable; try again")
         } catch let error as any HTTPResponseError {
             let status = error.status
             throw Problem(status, slug: status.code == 404 ? "not-found" : "http-\(status.code)",

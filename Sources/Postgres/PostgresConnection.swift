@@ -25,6 +25,10 @@ public actor PostgresConnection {
     /// Statements prepared on the current session, by SQL text, with their server-side names.
     /// A new session (reset or reconnect) starts with none.
     private var prepared: [String: String] = [:]
+    /// When the last statement ended; an idle connection is checked before it is used again.
+    private var lastUsed = ContinuousClock.now
+    /// How long a connection may sit idle before it is checked for a server that went away.
+    static let idleCheckAfter: Duration = .seconds(1)
     /// Names prepared statements; never reused within a session.
     private var preparedSerial = 0
     /// Statements are prepared only while fewer than this many are: SQL texts come from the code,
@@ -93,6 +97,7 @@ public actor PostgresConnection {
                 PQexecParams(connection, sql, Int32(values.count), nil, buffer.baseAddress, nil, nil, 0)
             }
         }
+        lastUsed = ContinuousClock.now
         do {
             return try Self.rows(from: result, connection: connection, statement: sql)
         } catch {
@@ -195,7 +200,7 @@ public actor PostgresConnection {
     private func connected() throws(PostgresError) -> OpaquePointer {
         guard !isClosed else { throw PostgresError(code: .connectionFailed, message: "the connection was closed") }
         if let connection {
-            if PQstatus(connection) == CONNECTION_OK { return connection }
+            if PQstatus(connection) == CONNECTION_OK, !(isIdleTooLong() && serverSpokeUnasked(connection)) { return connection }
             if isInTransaction {
                 throw PostgresError(code: .connectionLost, message: "the connection broke inside a transaction")
             }
@@ -227,6 +232,20 @@ public actor PostgresConnection {
         connection = opened
         prepared = [:]
         return opened
+    }
+
+    private func isIdleTooLong() -> Bool {
+        !isInTransaction && ContinuousClock.now - lastUsed > Self.idleCheckAfter
+    }
+
+    /// Whether an idle session has input waiting. libpq learns that the server went away (a
+    /// restart, an administrator's `pg_terminate_backend`) only when it next reads, so a
+    /// statement sent down such a session fails instead of running. An idle session is sent
+    /// nothing unasked but the server's goodbye (or, rarely, a notice), so one with input
+    /// waiting is reset: a check without a round trip, made only after a second of idleness.
+    private func serverSpokeUnasked(_ connection: OpaquePointer) -> Bool {
+        var descriptor = pollfd(fd: PQsocket(connection), events: Int16(POLLIN), revents: 0)
+        return poll(&descriptor, 1, 0) != 0
     }
 
     private static func apply(_ settings: PostgresSessionSettings, to connection: OpaquePointer) throws(PostgresError) {

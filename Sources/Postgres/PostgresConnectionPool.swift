@@ -18,6 +18,20 @@ public final class PostgresConnectionPool: Sendable {
         return connections[index % connections.count]
     }
 
+    /// Runs `body` on a connection; when that connection turns out lost, runs it once more on
+    /// the next one, which reconnects first if it must. For work that is safe to repeat (reads,
+    /// or a transaction that is all or nothing and idempotent): a server that restarted, or a
+    /// connection an administrator ended, then costs the caller nothing.
+    public func withConnection<Result: Sendable>(
+        retryingOnceIfLost body: (PostgresConnection) async throws -> Result
+    ) async throws -> Result {
+        do {
+            return try await body(connection)
+        } catch let error as PostgresError where error.isConnectionProblem {
+            return try await body(connection)
+        }
+    }
+
     public func close() async {
         for connection in connections { await connection.close() }
     }

@@ -22,6 +22,10 @@ public actor RedisConnection {
     /// Swift 6.3's optimiser into a cycle.)
     nonisolated(unsafe) private var context: UnsafeMutablePointer<redisContext>?
     private var isClosed = false
+    /// When the last command ended; an idle connection is checked before it is used again.
+    private var lastUsed = ContinuousClock.now
+    /// How long a connection may sit idle before it is checked for a server that went away.
+    static let idleCheckAfter: Duration = .seconds(1)
 
     public nonisolated var unownedExecutor: UnownedSerialExecutor {
         executor.asUnownedSerialExecutor()
@@ -104,7 +108,14 @@ public actor RedisConnection {
     // MARK: - Connecting
 
     private func connected() async throws(RedisError) -> UnsafeMutablePointer<redisContext> {
-        if let context { return context }
+        defer { lastUsed = ContinuousClock.now }
+        if let context {
+            guard ContinuousClock.now - lastUsed > Self.idleCheckAfter, Self.serverSpokeUnasked(context) else { return context }
+            // A restarted or departed server closed this socket while it sat idle: open another
+            // rather than send a command down it and fail.
+            redisFree(context)
+            self.context = nil
+        }
         guard !isClosed else { throw RedisError(code: .connectionFailed, message: "the connection was closed") }
         var delay = configuration.reconnectBackoffMilliseconds.lowerBound
         var attempt = 1
@@ -169,6 +180,14 @@ public actor RedisConnection {
         if let context { redisFree(context) }
         context = nil
         return RedisError(code: .connectionLost, message: message, command: RedisCommandSummary(command).text)
+    }
+
+    /// Whether an idle socket has input waiting. Redis sends nothing unasked on a connection
+    /// that is not subscribed, so input there is the end of the connection (a restart, a
+    /// `CLIENT KILL`, the idle timeout): a check without a round trip.
+    private static func serverSpokeUnasked(_ context: UnsafeMutablePointer<redisContext>) -> Bool {
+        var descriptor = pollfd(fd: Int32(context.pointee.fd), events: Int16(POLLIN), revents: 0)
+        return poll(&descriptor, 1, 0) != 0
     }
 
     private func setTimeout(_ context: UnsafeMutablePointer<redisContext>, milliseconds: Int) {

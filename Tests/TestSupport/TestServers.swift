@@ -2,6 +2,7 @@ import Foundation
 import LocalServers
 import Postgres
 import Redis
+import Synchronization
 
 /// A real `redis-server` and a real PostgreSQL, started once per test process in a temporary
 /// directory, and stopped (with the directory removed) when the test process ends.
@@ -82,30 +83,49 @@ public final class TestServers: Sendable {
         return servers
     }
 
-    private func launchRedis() throws {
+    @discardableResult
+    fileprivate func launchRedis(appendOnly: Bool = false) throws -> ChildProcess {
         let acl = directory.appendingPathComponent("redis").appendingPathComponent("users.acl")
-        try RedisServer.writePrivateFile(
-            """
-            user default off resetkeys resetchannels -@all
-            user \(redisAdminUser) on >\(redisAdminPassword) ~* &* +@all
+        // A restart keeps the users the file has by then (`ACL SAVE`).
+        if !FileManager.default.fileExists(atPath: acl.path) {
+            try RedisServer.writePrivateFile(
+                """
+                user default off resetkeys resetchannels -@all
+                user \(redisAdminUser) on >\(redisAdminPassword) ~* &* +@all
 
-            """, to: acl)
-        let server = RedisServer(directory: directory.appendingPathComponent("redis"), port: redisPort, appendOnly: false, aclFile: acl)
-        try Watchdog.launch(name: "redis", command: try server.serverCommand(), stopSignal: "TERM", cleanup: nil)
+                """, to: acl)
+        }
+        let server = RedisServer(directory: directory.appendingPathComponent("redis"), port: redisPort, appendOnly: appendOnly, aclFile: acl)
+        return try Watchdog.launch(name: "redis", command: try server.serverCommand(), stopSignal: "TERM", cleanup: nil)
     }
 
-    private func launchPostgres() async throws {
-        let cluster = PostgresCluster(
+    fileprivate var postgresCluster: PostgresCluster {
+        PostgresCluster(
             dataDirectory: directory.appendingPathComponent("postgres"),
             socketDirectory: directory.appendingPathComponent("sockets"),
             port: postgresPort)
-        try await cluster.initialize(log: directory.appendingPathComponent("initdb.log"))
-        // Durability is of no use to throw-away test data; speed is.
-        let settings = ["fsync": "off", "synchronous_commit": "off", "full_page_writes": "off", "max_connections": "400"]
-        try Watchdog.launch(name: "postgres", command: try cluster.serverCommand(settings: settings), stopSignal: "INT", cleanup: directory.path)
     }
 
-    private func waitUntilReady() async throws {
+    /// - Parameter removingDirectory: whether the watchdog removes the servers' directory once
+    ///   PostgreSQL has stopped (not for a server a test stops and starts again).
+    @discardableResult
+    /// - Parameter survivesCrashes: whether a commit survives a crash of PostgreSQL (its
+    ///   processes; the machine's crash would still lose it, as `fsync` stays off).
+    fileprivate func launchPostgres(
+        initialize: Bool = true, removingDirectory: Bool = true, survivesCrashes: Bool = false
+    ) async throws -> ChildProcess {
+        let cluster = postgresCluster
+        if initialize { try await cluster.initialize(log: directory.appendingPathComponent("initdb.log")) }
+        // Durability is of no use to throw-away test data; speed is.
+        let settings = [
+            "fsync": "off", "synchronous_commit": survivesCrashes ? "on" : "off", "full_page_writes": "off", "max_connections": "400",
+        ]
+        return try Watchdog.launch(
+            name: "postgres", command: try cluster.serverCommand(settings: settings), stopSignal: "INT",
+            cleanup: removingDirectory ? directory.path : nil)
+    }
+
+    fileprivate func waitUntilReady() async throws {
         let deadline = ContinuousClock.now + .seconds(60)
         let redis = RedisConnection(configuration: redisConfiguration, connectAttempts: 1)
         while true {
@@ -140,3 +160,122 @@ actor SharedServers {
 
 /// A test server could not be started, or a test waited in vain.
 public typealias TestServerError = LocalServerError
+
+/// A redis-server (with its append-only file) and a PostgreSQL of one test alone, which the test
+/// may kill and start again, as an operator's restart or a crash would: for tests of recovery.
+/// The shared servers are never restarted, since every other test runs on them.
+public final class RestartableTestServers: Sendable {
+    public let servers: TestServers
+    private let redis: Mutex<ChildProcess>
+    private let postgres: Mutex<ChildProcess>
+
+    private init(servers: TestServers, redis: ChildProcess, postgres: ChildProcess) {
+        self.servers = servers
+        self.redis = Mutex(redis)
+        self.postgres = Mutex(postgres)
+    }
+
+    /// Starts both servers in a directory of their own.
+    public static func start() async throws -> RestartableTestServers {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("chorus-restartable-\(getpid())-\(UUID().uuidString.prefix(6))")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o755])
+        let servers = TestServers(redisPort: try FreePort.next(), postgresPort: try FreePort.next(), directory: directory)
+        let redis = try servers.launchRedis(appendOnly: true)
+        let postgres = try await servers.launchPostgres(removingDirectory: false, survivesCrashes: true)
+        try await servers.waitUntilReady()
+        return RestartableTestServers(servers: servers, redis: redis, postgres: postgres)
+    }
+
+    /// Kills PostgreSQL with SIGKILL, postmaster and backends, as a crash would.
+    public func crashPostgres() async throws {
+        let pidFile = servers.directory.appendingPathComponent("postgres").appendingPathComponent("postmaster.pid")
+        let text = try String(contentsOf: pidFile, encoding: .utf8)
+        guard let pid = text.split(separator: "\n").first.flatMap({ pid_t($0) }) else {
+            throw TestServerError("no postmaster pid in \(pidFile.path)")
+        }
+        // Its backends first, as a crash of the machine would take them too; a restart finds
+        // the shared memory of a backend still alive in use, and refuses.
+        try await Self.killChildren(of: pid)
+        kill(pid, SIGKILL)
+        try await Self.waitUntilGone(pid)
+        postgres.withLock { $0.send(SIGTERM) }
+    }
+
+    /// Starts PostgreSQL again on the same data and port (it recovers from its WAL), and waits
+    /// until it answers.
+    public func startPostgres() async throws {
+        let restarted = try await servers.launchPostgres(initialize: false, removingDirectory: false, survivesCrashes: true)
+        postgres.withLock { $0 = restarted }
+        try await servers.waitUntilReady()
+    }
+
+    /// Kills redis-server with SIGKILL, as a crash would.
+    public func crashRedis() async throws {
+        let connection = RedisConnection(configuration: servers.redisConfiguration, connectAttempts: 1)
+        // The users a test made are written to the ACL file first, as `chorus up`'s Redis has
+        // every user in its ACL file from the start: a restart keeps them.
+        _ = try await connection.execute(["ACL", "SAVE"])
+        let info = try await connection.execute(["INFO", "server"])
+        await connection.close()
+        guard case .bulk(let text) = info,
+            let line = text.split(whereSeparator: \.isNewline).first(where: { $0.hasPrefix("process_id:") }),
+            let pid = pid_t(line.dropFirst("process_id:".count))
+        else { throw TestServerError("redis-server did not say its process id") }
+        kill(pid, SIGKILL)
+        try await Self.waitUntilGone(pid)
+        redis.withLock { $0.send(SIGTERM) }
+    }
+
+    /// Starts redis-server again from its append-only file on the same port, and waits until it
+    /// answers.
+    public func startRedis() async throws {
+        let restarted = try servers.launchRedis(appendOnly: true)
+        redis.withLock { $0 = restarted }
+        try await servers.waitUntilReady()
+    }
+
+    /// Stops both servers and removes their directory.
+    public func stop() {
+        redis.withLock { $0.send(SIGTERM) }
+        postgres.withLock { $0.send(SIGTERM) }
+        let directory = servers.directory
+        Task {
+            try? await Task.sleep(for: .seconds(2))
+            try? FileManager.default.removeItem(at: directory)
+        }
+    }
+
+    /// Sends SIGKILL to every child of `pid` and waits until none is left.
+    private static func killChildren(of pid: pid_t) async throws {
+        let deadline = ContinuousClock.now + .seconds(20)
+        while true {
+            let children = childProcesses(of: pid)
+            if children.isEmpty { return }
+            for child in children { kill(child, SIGKILL) }
+            guard ContinuousClock.now < deadline else { throw TestServerError("the children of \(pid) did not end") }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+    }
+
+    /// The processes whose parent is `pid`, from /proc.
+    private static func childProcesses(of pid: pid_t) -> [pid_t] {
+        let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
+        return entries.compactMap { entry -> pid_t? in
+            guard let child = pid_t(entry),
+                let stat = try? String(contentsOfFile: "/proc/\(entry)/stat", encoding: .utf8),
+                let afterName = stat.lastIndex(of: ")")
+            else { return nil }
+            // "<pid> (<name>) <state> <ppid> …": the name may hold spaces, so read after its ')'.
+            let fields = stat[stat.index(after: afterName)...].split(separator: " ")
+            return fields.count > 1 && pid_t(fields[1]) == pid ? child : nil
+        }
+    }
+
+    private static func waitUntilGone(_ pid: pid_t) async throws {
+        let deadline = ContinuousClock.now + .seconds(20)
+        while kill(pid, 0) == 0 {
+            guard ContinuousClock.now < deadline else { throw TestServerError("process \(pid) did not end") }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+    }
+}

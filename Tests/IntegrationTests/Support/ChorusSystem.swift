@@ -60,12 +60,14 @@ actor ChorusSystem {
     /// Creates a system with fresh storage and starts `workers`.
     /// - Parameter beforeProvisioning: runs on the empty database as its superuser, before
     ///   provisioning: to lay out what an older Chorus left there, say.
+    /// - Parameter servers: the servers to run on; the test process's shared ones by default.
     static func start(
         _ workers: [Worker] = Worker.allCases,
+        servers: TestServers? = nil,
         configure: (inout ChorusConfiguration) -> Void = { _ in },
         beforeProvisioning: (PostgresConnection) async throws -> Void = { _ in }
     ) async throws -> ChorusSystem {
-        let servers = try await TestServers.shared()
+        let servers = if let servers { servers } else { try await TestServers.shared() }
         var configuration = ChorusConfiguration(
             redisURL: servers.redisURL,
             databaseURL: try await servers.makeDatabase(),

@@ -1,0 +1,67 @@
+import CheckoutDomain
+import Foundation
+import Testing
+import TestSupport
+
+/// Servers that crash and come back: the services heal their connections and answer as if
+/// nothing happened, and say "not ready" and 503 only while a server is really down.
+@Suite("Recovery from server crashes", .serialized)
+struct RecoveryTests {
+    @Test("after PostgreSQL, then Redis, crash and restart under an idle checkout-api, every checkout it is sent is answered 202")
+    func idleReplicaAnswersAfterRestarts() async throws {
+        let servers = try await RestartableTestServers.start()
+        defer { servers.stop() }
+        let system = try await ChorusSystem.start(servers: servers.servers)
+        try await system.seed(products: [("SKU-1", 100, 1_000)], customers: [("cus-1", 1_000_000)])
+        var ids: [String] = []
+        @Sendable func checkoutAccepted(_ system: ChorusSystem) async throws -> String {
+            let answer = try await system.checkout(customer: "cus-1", store: "store-01", items: [("SKU-1", 1)])
+            #expect(answer.status == 202, "\(String(decoding: answer.body, as: UTF8.self))")
+            return try #require(answer.json?["checkout_id"]?.string)
+        }
+        // Every pooled connection used, so that every one goes stale.
+        for _ in 0..<4 { ids.append(try await checkoutAccepted(system)) }
+
+        try await servers.crashPostgres()
+        try await servers.startPostgres()
+        // Idle, as the replica nginx did not send anything to meanwhile.
+        try await Task.sleep(for: .seconds(2))
+        for _ in 0..<6 { ids.append(try await checkoutAccepted(system)) }
+
+        try await servers.crashRedis()
+        try await servers.startRedis()
+        try await Task.sleep(for: .seconds(2))
+        for _ in 0..<6 { ids.append(try await checkoutAccepted(system)) }
+
+        for id in ids { #expect(try await system.terminalCheckout(id)["status"]?.string == "completed") }
+        await system.shutdown()
+    }
+
+    @Test("while PostgreSQL is down a checkout is answered 503 with Retry-After and /ready is unready; once it is back, both recover")
+    func outageIsUnavailableNotAnError() async throws {
+        let servers = try await RestartableTestServers.start()
+        defer { servers.stop() }
+        let system = try await ChorusSystem.start(servers: servers.servers)
+        try await system.seed(products: [("SKU-1", 100, 1_000)], customers: [("cus-1", 1_000_000)])
+        #expect(try await system.get(.checkoutAPI, "/ready", as: nil).status == 200)
+
+        try await servers.crashPostgres()
+        for _ in 0..<3 {
+            let answer = try await system.checkout(customer: "cus-1", store: "store-01", items: [("SKU-1", 1)])
+            #expect(answer.status == 503)
+            #expect(answer.header("Retry-After") != nil)
+            #expect(answer.header("Content-Type")?.hasPrefix("application/problem+json") == true)
+        }
+        let unready = try await system.get(.checkoutAPI, "/ready", as: nil)
+        #expect(unready.status == 503)
+        #expect(unready.json?["checks"]?["postgres"]?.string == "unreachable")
+
+        try await servers.startPostgres()
+        _ = try await ChorusSystem.eventually("checkout-api to be ready again") {
+            try await system.get(.checkoutAPI, "/ready", as: nil).status == 200 ? true : nil
+        }
+        let answer = try await system.checkout(customer: "cus-1", store: "store-01", items: [("SKU-1", 1)])
+        #expect(answer.status == 202)
+        await system.shutdown()
+    }
+}
