@@ -27,6 +27,11 @@ struct IdempotencyKeys: Sendable {
         guard (1...255).contains(key.utf8.count) else {
             throw Problem.badRequest("Idempotency-Key must be 1 to 255 characters", slug: "invalid-idempotency-key")
         }
+        // A key is echoed in logs and stored; control characters (a newline, an escape) have no
+        // business in it.
+        guard !key.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else {
+            throw Problem.badRequest("Idempotency-Key must not contain control characters", slug: "invalid-idempotency-key")
+        }
         return caller.actor + " " + key
     }
 
@@ -42,7 +47,8 @@ struct IdempotencyKeys: Sendable {
         fingerprint: String,
         make: @escaping @Sendable (isolated PostgresConnection) throws -> (resourceID: String, entry: OutgoingEntry)
     ) async throws -> String {
-        let stored = try await database.connection.run { database in
+        // Safe to run twice: a second run finds what the first one stored.
+        let stored = try await database.withConnection(retryingOnceIfLost: { connection in try await connection.run { database in
             if let first = try Self.stored(key: key, in: database) { return first }
             let (resourceID, entry) = try make(database)
             let inserted = try database.query(
@@ -54,7 +60,7 @@ struct IdempotencyKeys: Sendable {
             // A concurrent request with the same key stored first: answer as a repeat.
             if inserted.affectedRows == 0, let first = try Self.stored(key: key, in: database) { return first }
             return StoredRequest(fingerprint: fingerprint, resourceID: resourceID, entry: entry, published: false)
-        }
+        } })
         guard stored.fingerprint == fingerprint else {
             throw Problem.unprocessable("this Idempotency-Key was used with another request body", slug: "idempotency-key-reused")
         }

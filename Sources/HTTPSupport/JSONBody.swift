@@ -20,7 +20,9 @@ public enum JSONBody {
     /// Reads and decodes a JSON body.
     ///
     /// - Throws: a ``Problem``: 415 for another content type, 413 past `maxBytes`, 400 for
-    ///   malformed JSON or a field of the wrong type.
+    ///   malformed JSON, 422 (`invalid-field`, with the field's path) for well-formed JSON with a
+    ///   field missing, of the wrong type, or out of its type's range (say, a quantity of 1.5),
+    ///   as for every other invalid field.
     public static func decode<Value: Decodable>(_ type: Value.Type, from request: Request, maxBytes: Int) async throws -> Value {
         let contentType = request.headers[.contentType]?.lowercased() ?? ""
         guard contentType.hasPrefix("application/json") else {
@@ -39,7 +41,7 @@ public enum JSONBody {
         do {
             return try JSONDecoder().decode(Value.self, from: Data(buffer.readableBytesView))
         } catch let error as DecodingError {
-            throw Problem.badRequest(describe(error), slug: "malformed-json")
+            throw problem(for: error)
         } catch {
             throw Problem.badRequest("the body is not valid JSON", slug: "malformed-json")
         }
@@ -49,18 +51,25 @@ public enum JSONBody {
         Problem(.contentTooLarge, slug: "body-too-large", title: "Body too large", detail: "the body may be at most \(maxBytes) bytes")
     }
 
-    private static func describe(_ error: DecodingError) -> String {
-        func path(_ context: DecodingError.Context) -> String {
-            let names = context.codingPath.map { $0.intValue.map { "[\($0)]" } ?? $0.stringValue }
-            return names.isEmpty ? "the body" : names.joined(separator: ".").replacingOccurrences(of: ".[", with: "[")
+    private static func problem(for error: DecodingError) -> Problem {
+        /// `items[0].quantity`; `nil` for the body itself.
+        func path(_ codingPath: [any CodingKey]) -> String? {
+            let names = codingPath.map { $0.intValue.map { "[\($0)]" } ?? $0.stringValue }
+            return names.isEmpty ? nil : names.joined(separator: ".").replacingOccurrences(of: ".[", with: "[")
         }
+        func invalid(_ detail: String, _ field: String) -> Problem { .unprocessable(detail, slug: "invalid-field", field: field) }
         switch error {
         case .keyNotFound(let key, let context):
-            let parent = path(context)
-            return parent == "the body" ? "missing field \(key.stringValue)" : "missing field \(key.stringValue) in \(parent)"
-        case .typeMismatch(_, let context), .valueNotFound(_, let context): return "wrong type for \(path(context))"
-        case .dataCorrupted(let context): return context.codingPath.isEmpty ? "the body is not valid JSON" : "invalid value for \(path(context))"
-        @unknown default: return "the body is not valid JSON"
+            let field = path(context.codingPath + [key]) ?? key.stringValue
+            return invalid("missing field \(field)", field)
+        case .typeMismatch(_, let context), .valueNotFound(_, let context):
+            guard let field = path(context.codingPath) else { return .badRequest("the body must be a JSON object", slug: "malformed-json") }
+            return invalid("wrong type for \(field)", field)
+        case .dataCorrupted(let context):
+            guard let field = path(context.codingPath) else { return .badRequest("the body is not valid JSON", slug: "malformed-json") }
+            return invalid("invalid value for \(field) (\(context.debugDescription))", field)
+        @unknown default:
+            return .badRequest("the body is not valid JSON", slug: "malformed-json")
         }
     }
 }

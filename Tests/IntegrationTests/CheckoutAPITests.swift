@@ -36,15 +36,17 @@ struct CheckoutAPITests {
         let json = "application/json"
         let cases: [(name: String, status: Int, slug: String, body: String, contentType: String)] = [
             ("malformed JSON", 400, "malformed-json", #"{"customer_id": "cus-1", "#, json),
-            ("missing field", 400, "malformed-json", #"{"customer_id": "cus-1", "store_id": "store-01"}"#, json),
-            ("quantity of the wrong type", 400, "malformed-json", try with("items", [item("SKU-1", "2")]), json),
+            ("a body that is not an object", 400, "malformed-json", "[1, 2]", json),
+            ("missing field", 422, "invalid-field", #"{"customer_id": "cus-1", "store_id": "store-01"}"#, json),
+            ("quantity of the wrong type", 422, "invalid-field", try with("items", [item("SKU-1", "2")]), json),
+            ("fractional quantity", 422, "invalid-field", #"{"customer_id":"cus-1","store_id":"store-01","items":[{"sku":"SKU-1","quantity":1.5}]}"#, json),
             ("unknown SKU", 422, "unknown-product", try with("items", [item("SKU-404", 1)]), json),
             ("unknown store", 422, "unknown-store", try with("store_id", "store-404"), json),
             ("unknown customer", 422, "unknown-customer", try with("customer_id", "cus-404"), json),
             ("quantity 0", 422, "invalid-field", try with("items", [item("SKU-1", 0)]), json),
             ("negative quantity", 422, "invalid-field", try with("items", [item("SKU-1", -3)]), json),
             ("huge quantity", 422, "invalid-field", try with("items", [item("SKU-1", 1_000_000_000)]), json),
-            ("quantity beyond 64 bits", 400, "malformed-json",
+            ("quantity beyond 64 bits", 422, "invalid-field",
              #"{"customer_id":"cus-1","store_id":"store-01","items":[{"sku":"SKU-1","quantity":99999999999999999999999}]}"#, json),
             ("no lines", 422, "invalid-field", try with("items", [Any]()), json),
             ("too many lines", 422, "invalid-field", try with("items", (1...51).map { item("SKU-\($0)", 1) }), json),
@@ -60,6 +62,17 @@ struct CheckoutAPITests {
             #expect(answer.json?["type"]?.string == "/problems/\(slug)", "\(name)")
             #expect(answer.json?["status"]?.int == Int64(status), "\(name)")
             #expect(answer.json?["detail"]?.string?.isEmpty == false, "\(name)")
+        }
+        // A field that fails to decode is named by its path, as the domain's own checks name theirs.
+        for (body, field) in [
+            (#"{"customer_id":"cus-1","store_id":"store-01","items":[{"sku":"SKU-1","quantity":1.5}]}"#, "items[0].quantity"),
+            (#"{"customer_id":"cus-1","store_id":"store-01","items":[{"sku":"SKU-1","quantity":1},{"quantity":1}]}"#, "items[1].sku"),
+            (#"{"customer_id":"cus-1","store_id":7,"items":[]}"#, "store_id"),
+            (#"{"customer_id":"cus-1","store_id":"store-01"}"#, "items"),
+        ] {
+            let answer = try await Self.raw(system, body)
+            #expect(answer.status == 422, "\(field)")
+            #expect(answer.json?["field"]?.string == field)
         }
         let unknownRoute = try await system.get(.checkoutAPI, "/nowhere")
         #expect(unknownRoute.status == 404)
@@ -87,6 +100,23 @@ struct CheckoutAPITests {
         let reused = try await system.checkout(customer: "cus-1", store: "store-01", items: [("SKU-1", 2)], idempotencyKey: "order-42")
         #expect(reused.status == 422)
         #expect(reused.json?["type"]?.string == "/problems/idempotency-key-reused")
+    }
+
+    @Test("an Idempotency-Key that is empty, too long or holds a control character is refused with 400 and starts nothing")
+    func malformedIdempotencyKeys() async throws {
+        let system = try await ChorusSystem.start([.checkoutAPI])
+        defer { Task { await system.shutdown() } }
+        try await system.seed(products: [("SKU-1", 100, 5)], customers: [("cus-1", 10_000)])
+        // A tab is the one control character HTTP lets through in a header value; the server's
+        // HTTP parser refuses the others (a DEL, say) with a bare 400 before any route sees them.
+        for key in ["order\t42", String(repeating: "k", count: 256)] {
+            let answer = try await system.checkout(customer: "cus-1", store: "store-01", items: [("SKU-1", 1)], idempotencyKey: key)
+            #expect(answer.status == 400, "\(key.debugDescription)")
+            #expect(answer.json?["type"]?.string == "/problems/invalid-idempotency-key", "\(key.debugDescription)")
+        }
+        let deleteCharacter = try await system.checkout(customer: "cus-1", store: "store-01", items: [("SKU-1", 1)], idempotencyKey: "order\u{7F}42")
+        #expect(deleteCharacter.status == 400)
+        #expect(try await Self.checkoutEvents(system) == 0, "nothing was published")
     }
 
     @Test("when the event cannot be published the answer is 503, never 202; a retry with the same key starts the saga once")
@@ -140,7 +170,8 @@ struct CheckoutAPITests {
         let badID = try await system.post("/admin/stores", ["store_id": "no spaces please", "name": "x", "channel": "physical"])
         #expect(badID.status == 422)
         let badChannel = try await system.post("/admin/stores", ["store_id": "s1", "name": "x", "channel": "teleport"])
-        #expect(badChannel.status == 400)
+        #expect(badChannel.status == 422, "a value outside the field's choices is an invalid field, named")
+        #expect(badChannel.json?["field"]?.string == "channel")
         let noStock = try await system.post("/admin/stock", ["store_id": "s1", "sku": "SKU-1", "quantity": 0])
         #expect(noStock.status == 422)
         let entries = try await system.redis.execute(["XLEN", await system.topology.referenceStream]).integer

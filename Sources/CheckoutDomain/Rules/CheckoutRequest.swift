@@ -1,3 +1,5 @@
+import Foundation
+
 /// The body of `POST /checkouts`.
 public struct CheckoutRequest: Codable, Sendable, Hashable {
     /// One product and how many of it.
@@ -6,6 +8,22 @@ public struct CheckoutRequest: Codable, Sendable, Hashable {
         public var quantity: Int
         public init(sku: String, quantity: Int) {
             self.sku = sku
+            self.quantity = quantity
+        }
+
+        enum CodingKeys: String, CodingKey { case sku, quantity }
+
+        /// A quantity is any JSON number that is a whole `Int` (`2.0` is 2). Another number (1.5,
+        /// 10²³) is refused naming the field's path, which a plain `Int` decoding does not say.
+        public init(from decoder: any Decoder) throws {
+            let container = try decoder.container(keyedBy: CodingKeys.self)
+            sku = try container.decode(String.self, forKey: .sku)
+            let number = try container.decode(Decimal.self, forKey: .quantity)
+            let whole = NSDecimalNumber(decimal: number).int64Value
+            guard Decimal(whole) == number, let quantity = Int(exactly: whole) else {
+                throw DecodingError.dataCorruptedError(
+                    forKey: .quantity, in: container, debugDescription: "a quantity is a whole number, at most \(Int.max)")
+            }
             self.quantity = quantity
         }
     }
