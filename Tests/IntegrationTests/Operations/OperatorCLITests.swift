@@ -93,4 +93,63 @@ struct OperatorCLITests {
             #expect(!run.output.contains(configuration.redisURL) && !run.errors.contains("@127.0.0.1"), "a URL with its password was printed")
         }
     }
+
+    @Test("chorus status prints one line for a checkout, its JSON with --json, and refuses other aggregates and ids that would name another route")
+    func statusOfACheckout() async throws {
+        let system = try await ChorusSystem.start()
+        defer { Task { await system.shutdown() } }
+        try await system.seed(products: [("SKU-1", 500, 5)], customers: [("cus-1", 10_000)])
+        let answer = try await system.checkout(customer: "cus-1", store: "store-01", items: [("SKU-1", 2)])
+        let checkoutID = try #require(answer.json?["checkout_id"]?.string)
+        _ = try await system.terminalCheckout(checkoutID)
+        let environment = ["CHORUS_TOKEN": try await system.token(for: .staff(name: "cli-test", roles: [.support]))]
+        let eventStore = await system.url(.eventStore, "")
+
+        let status = try Self.chorus(["status", "--url", eventStore, checkoutID], environment: environment)
+        #expect(status.status == 0, "\(status.errors)")
+        #expect(status.output.hasPrefix("checkout \(checkoutID): completed, 10.00, order "), "\(status.output)")
+        #expect(status.output.split(separator: "\n").count == 1)
+
+        let json = try Self.chorus(["status", "--url", eventStore, "--json", checkoutID], environment: environment)
+        #expect(json.status == 0)
+        #expect(try JSONValue(data: Data(json.output.utf8))["state"]?["status"]?.string == "completed")
+
+        // Another aggregate's id, and ids that would reach another route or add a query.
+        for id in ["cus-1", "store-01", "../products", "x?kind=customer", "\(checkoutID)/events"] {
+            let refused = try Self.chorus(["status", "--url", eventStore, id], environment: environment)
+            #expect(refused.status == 3, "\(id): \(refused.output)\(refused.errors)")
+            #expect(refused.output.isEmpty, "\(id): nothing on stdout")
+            #expect(refused.errors.contains("no checkout"), "\(id)")
+        }
+    }
+
+    @Test("chorus rebuild, next to a system, rebuilds the read models and reports what it did")
+    func rebuildCommand() async throws {
+        let system = try await ChorusSystem.start()
+        defer { Task { await system.shutdown() } }
+        try await system.seed(products: [("SKU-1", 500, 5)], customers: [("cus-1", 10_000)])
+        let answer = try await system.checkout(customer: "cus-1", store: "store-01", items: [("SKU-1", 1)])
+        _ = try await system.terminalCheckout(try #require(answer.json?["checkout_id"]?.string))
+        try await system.waitUntilQuiet()
+        let environment = [
+            "CHORUS_REDIS_URL": await system.redisURL(for: .operator),
+            "CHORUS_DATABASE_URL": await system.databaseURL(for: .operator),
+            "CHORUS_READ_MODELS_DATABASE_URL": await system.databaseURL(for: .service(.cqrsProjection)),
+            "CHORUS_STREAM_PREFIX": system.configuration.streamPrefix,
+        ]
+        let stored = try #require(try await system.integer("SELECT count(*) AS value FROM event_store.events"))
+
+        let rebuild = try Self.chorus(["rebuild", "--json"], environment: environment)
+        #expect(rebuild.status == 0, "\(rebuild.errors)")
+        let report = try JSONValue(data: Data(rebuild.output.utf8))
+        #expect(report["events"]?.int == stored)
+        #expect(report["rows"]?["checkouts"]?.int == 1)
+
+        // Without the read models' owner: the operator alone may not write them.
+        var operatorOnly = environment
+        operatorOnly["CHORUS_READ_MODELS_DATABASE_URL"] = await system.databaseURL(for: .operator)
+        let refused = try Self.chorus(["rebuild"], environment: operatorOnly)
+        #expect(refused.status == 77, "\(refused.errors)")
+        #expect(refused.errors.contains("refused"), "\(refused.errors)")
+    }
 }
