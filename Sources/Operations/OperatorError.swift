@@ -8,6 +8,11 @@ public enum OperatorError: Error, CustomStringConvertible, Sendable {
     case unavailable(server: String, detail: String)
     /// Redis or PostgreSQL refused the credentials (exit 77, `EX_NOPERM`).
     case denied(server: String, detail: String)
+    /// Redis took the credentials but refused this user the keys asked for (exit 77): the
+    /// user may use only its own deployment's stream prefix.
+    case keysRefused(server: String, detail: String)
+    /// A URL or setting Chorus cannot use (exit 78, `EX_CONFIG`).
+    case misconfigured(String)
     /// The thing asked about does not exist (exit 1).
     case notFound(String)
     /// The request cannot be carried out as asked (exit 1).
@@ -19,6 +24,9 @@ public enum OperatorError: Error, CustomStringConvertible, Sendable {
         switch self {
         case .unavailable(let server, let detail): "\(server) is unreachable: \(detail)"
         case .denied(let server, let detail): "\(server) refused the credentials: \(detail)"
+        case .keysRefused(let server, let detail):
+            "\(server) refused this user those keys: \(detail) (a user may use only its own stream prefix: is CHORUS_STREAM_PREFIX, or --prefix, the one it was made for?)"
+        case .misconfigured(let message): message
         case .notFound(let message), .refused(let message), .failed(let message): message
         }
     }
@@ -27,7 +35,8 @@ public enum OperatorError: Error, CustomStringConvertible, Sendable {
     public var exitStatus: Int32 {
         switch self {
         case .unavailable: 69
-        case .denied: 77
+        case .denied, .keysRefused: 77
+        case .misconfigured: 78
         case .notFound, .refused, .failed: 1
         }
     }
@@ -36,7 +45,10 @@ public enum OperatorError: Error, CustomStringConvertible, Sendable {
     /// - Parameter endpoint: where Redis was expected, without credentials.
     static func from(_ error: RedisError, endpoint: String) -> OperatorError {
         // Refused credentials, or none given where Redis wants some (the default user is off).
-        if error.code == .authenticationFailed || ["NOAUTH", "WRONGPASS", "NOPERM"].contains(error.serverErrorPrefix ?? "") {
+        if error.serverErrorPrefix == "NOPERM" {
+            return .keysRefused(server: "Redis at \(endpoint)", detail: oneLine(error.message))
+        }
+        if error.code == .authenticationFailed || ["NOAUTH", "WRONGPASS"].contains(error.serverErrorPrefix ?? "") {
             return .denied(server: "Redis at \(endpoint)", detail: oneLine(error.message))
         }
         if error.code == .connectionFailed || error.code == .connectionLost {

@@ -56,7 +56,7 @@ public struct OperatorTarget: Sendable, Hashable {
         do {
             configuration = try RedisConfiguration(url: redisURL)
         } catch {
-            throw .refused(error.message)
+            throw .misconfigured("the Redis URL (CHORUS_REDIS_URL or --redis-url) is not usable: \(error.message)")
         }
         // Two attempts with a short backoff: an operator wants to hear about an outage at once.
         let redis = RedisConnection(configuration: configuration, connectAttempts: 2)
@@ -72,6 +72,9 @@ public struct OperatorTarget: Sendable, Hashable {
 
     /// Runs `body` with a PostgreSQL connection that is closed afterwards; failures become ``OperatorError``.
     func withDatabase<Result: Sendable>(_ body: (PostgresConnection) async throws -> Result) async throws(OperatorError) -> Result {
+        if let problem = PostgresConnection.problem(with: databaseURL) {
+            throw .misconfigured("the PostgreSQL URL (CHORUS_DATABASE_URL or --database-url) is not usable: \(problem)")
+        }
         let database = PostgresConnection(connectionString: databaseURL)
         do {
             let result = try await body(database)
@@ -81,6 +84,15 @@ public struct OperatorTarget: Sendable, Hashable {
             await database.close()
             throw classify(error)
         }
+    }
+
+    /// Runs `body` with a Redis connection as this target's user, closed afterwards; a failure
+    /// becomes an ``OperatorError`` with its exit status (69 unreachable, 77 refused, 78 a URL
+    /// that is not one).
+    public func withRedisConnection<Result: Sendable>(
+        _ body: (RedisConnection) async throws -> Result
+    ) async throws(OperatorError) -> Result {
+        try await withRedis(body)
     }
 
     func classify(_ error: any Error) -> OperatorError {

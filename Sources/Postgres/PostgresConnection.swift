@@ -58,6 +58,21 @@ public actor PostgresConnection {
         executor.shutdown()
     }
 
+    /// What libpq finds wrong with a connection string or URL, without connecting; `nil` when it
+    /// parses. The message names the problem, never the string (it may hold a password).
+    public static func problem(with connectionString: String) -> String? {
+        var message: UnsafeMutablePointer<CChar>?
+        guard let options = PQconninfoParse(connectionString, &message) else {
+            defer { if let message { PQfreemem(message) } }
+            guard let message else { return "not a connection string" }
+            // libpq quotes the piece it could not read, which may be part of a password.
+            let parts = String(cString: message).trimmingCharacters(in: .whitespacesAndNewlines).split(separator: "\"", omittingEmptySubsequences: false)
+            return parts.enumerated().map { $0.offset % 2 == 1 ? "\"…\"" : String($0.element) }.joined()
+        }
+        PQconninfoFree(options)
+        return nil
+    }
+
     /// Opens a connection now, so that a bad configuration shows at start-up.
     public static func connect(_ connectionString: String) async throws(PostgresError) -> PostgresConnection {
         let connection = PostgresConnection(connectionString: connectionString)

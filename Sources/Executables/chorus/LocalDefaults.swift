@@ -31,6 +31,16 @@ enum LocalDefaults {
         return configuration
     }
 
+    /// Where the URLs of a command came from when the environment did not give them: said when
+    /// a server refuses them or cannot be reached, since a stale data directory is a common cause.
+    static func credentialsSource(environment: [String: String] = ProcessInfo.processInfo.environment) -> String? {
+        guard !isSet("CHORUS_REDIS_URL", in: environment) || !isSet("CHORUS_DATABASE_URL", in: environment) else { return nil }
+        let dataDirectory = URL(fileURLWithPath: environment["CHORUS_DATA_DIR"] ?? ".chorus")
+        let directory = LocalStackCredentials.directory(dataDirectory: dataDirectory).standardizedFileURL.path
+        guard LocalStackCredentials.operator(dataDirectory: dataDirectory) != nil else { return nil }
+        return "the operator credentials in \(directory) (from CHORUS_DATA_DIR, default .chorus): are they this system's?"
+    }
+
     private static func isSet(_ name: String, in environment: [String: String]) -> Bool {
         environment[name] != nil || environment[name + "_FILE"] != nil
     }

@@ -38,6 +38,12 @@ struct OperatorOptions: ParsableArguments {
 
     /// The operator defaults; a `CHORUS_*` variable Chorus cannot use exits 78.
     func configuration() throws -> ChorusConfiguration {
+        try Self.configurationOrExit()
+    }
+
+    /// The operator defaults, for a command without these options; a `CHORUS_*` variable
+    /// Chorus cannot use exits 78.
+    static func configurationOrExit() throws -> ChorusConfiguration {
         do {
             return try Self.defaults()
         } catch let error as ConfigurationError {
@@ -64,7 +70,11 @@ enum OperatorCommand {
         do {
             return try await body()
         } catch {
-            FileHandle.standardError.write(Data("chorus \(name): \(error)\n".utf8))
+            var message = "chorus \(name): \(error)\n"
+            if [69, 77].contains(error.exitStatus), let source = LocalDefaults.credentialsSource() {
+                message += "chorus \(name): used \(source)\n"
+            }
+            FileHandle.standardError.write(Data(message.utf8))
             throw ExitCode(error.exitStatus)
         }
     }

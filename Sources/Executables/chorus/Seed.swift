@@ -1,5 +1,5 @@
 import ArgumentParser
-import Redis
+import Operations
 import ServiceSupport
 
 /// `chorus seed`: load the demo retailer.
@@ -13,12 +13,17 @@ struct Seed: AsyncParsableCommand {
     var force = false
 
     func run() async throws {
-        let configuration = try LocalDefaults.configuration()
-        let redis = RedisConnection(configuration: try RedisConfiguration(url: configuration.redisURL))
-        switch try await DemoDataLoader(redis: redis, topology: configuration.topology).load(force: force) {
+        let configuration = try OperatorOptions.configurationOrExit()
+        let target = OperatorTarget(redisURL: configuration.redisURL, databaseURL: configuration.databaseURL, topology: configuration.topology)
+        let force = self.force
+        let outcome = try await OperatorCommand.run("seed") { () async throws(OperatorError) in
+            try await target.withRedisConnection { redis in
+                try await DemoDataLoader(redis: redis, topology: configuration.topology).load(force: force)
+            }
+        }
+        switch outcome {
         case .loaded(let events): print("published \(events) demo events; services apply them within seconds")
         case .alreadyLoaded: print("the demo data is already loaded (use --force to publish it again)")
         }
-        await redis.close()
     }
 }

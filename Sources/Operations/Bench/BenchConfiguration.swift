@@ -174,11 +174,14 @@ public enum BenchError: Error, CustomStringConvertible, Sendable, Hashable {
     case invalidConfiguration(String)
     /// The gateway or Redis does not answer at the start (exit 69, `EX_UNAVAILABLE`).
     case unavailable(server: String, detail: String)
+    /// Redis refuses the credentials, or gives none where it needs some (exit 77, `EX_NOPERM`).
+    case denied(server: String, detail: String)
 
     public var description: String {
         switch self {
         case .invalidConfiguration(let message): message
         case .unavailable(let server, let detail): "\(server) is unreachable: \(detail)"
+        case .denied(let server, let detail): "\(server) refused the credentials: \(detail)"
         }
     }
 
@@ -187,6 +190,7 @@ public enum BenchError: Error, CustomStringConvertible, Sendable, Hashable {
         switch self {
         case .invalidConfiguration: 64
         case .unavailable: 69
+        case .denied: 77
         }
     }
 }

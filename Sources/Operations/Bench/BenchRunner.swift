@@ -61,7 +61,11 @@ public struct BenchRunner: Sendable {
         } catch {
             await redis.close()
             await sender.close()
-            throw .unavailable(server: "Redis at \(configuration.redis.host):\(configuration.redis.port)", detail: error.message)
+            let server = "Redis at \(configuration.redis.host):\(configuration.redis.port)"
+            if error.code == .authenticationFailed || ["NOAUTH", "WRONGPASS", "NOPERM"].contains(error.serverErrorPrefix ?? "") {
+                throw .denied(server: server, detail: error.message)
+            }
+            throw .unavailable(server: server, detail: error.message)
         }
 
         let watcher = TerminalWatcher()

@@ -89,7 +89,42 @@ struct OperatorCLITests {
         let unreachable = try Self.chorus(
             ["lag"], environment: operatorEnvironment.merging(["CHORUS_REDIS_URL": "redis://127.0.0.1:1"]) { $1 })
         #expect(unreachable.status == 69)
-        for run in [lag, verify, history, unknown, refused, unreachable] {
+
+        // The same causes, the same codes, whatever the command.
+        let notAURL = try Self.chorus(["lag"], environment: operatorEnvironment.merging(["CHORUS_REDIS_URL": "notaurl"]) { $1 })
+        #expect(notAURL.status == 78, "\(notAURL.errors)")
+        let notAConnectionString = try Self.chorus(
+            ["verify", "--wait-for-rest", "0"], environment: operatorEnvironment.merging(["CHORUS_DATABASE_URL": "notaurl"]) { $1 })
+        #expect(notAConnectionString.status == 78, "\(notAConnectionString.errors)")
+        let anonymous = "redis://127.0.0.1:\(system.servers.redisPort)"
+        let seedWithoutCredentials = try Self.chorus(["seed"], environment: missing.merging(["CHORUS_REDIS_URL": anonymous]) { $1 })
+        #expect(seedWithoutCredentials.status == 77, "\(seedWithoutCredentials.errors)")
+        #expect(seedWithoutCredentials.errors.contains("refused the credentials"))
+        let benchWithoutCredentials = try Self.chorus(
+            ["bench", "--url", await system.url(.checkoutAPI, ""), "--concurrency", "1", "--count", "1", "--quiet"],
+            environment: missing.merging(["CHORUS_REDIS_URL": anonymous, "CHORUS_TOKEN": "unused"]) { $1 })
+        #expect(benchWithoutCredentials.status == 77, "\(benchWithoutCredentials.errors)")
+        let otherPrefix = try Self.chorus(["lag"], environment: operatorEnvironment.merging(["CHORUS_STREAM_PREFIX": "someone-else"]) { $1 })
+        #expect(otherPrefix.status == 77)
+        #expect(otherPrefix.errors.contains("CHORUS_STREAM_PREFIX") && !otherPrefix.errors.contains("refused the credentials"), "\(otherPrefix.errors)")
+
+        // A data directory left by another system: the error says which credentials were used.
+        let stale = FileManager.default.temporaryDirectory.appendingPathComponent("chorus-stale-\(UUID().uuidString.prefix(8))")
+        let credentials = stale.appendingPathComponent("credentials")
+        try FileManager.default.createDirectory(at: credentials, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: stale) }
+        try "redis://chorus-operator:wrong@127.0.0.1:\(system.servers.redisPort)\n".write(
+            to: credentials.appendingPathComponent("operator.redis-url"), atomically: true, encoding: .utf8)
+        try "postgresql://chorus_operator:wrong@127.0.0.1:\(system.servers.postgresPort)/none\n".write(
+            to: credentials.appendingPathComponent("operator.database-url"), atomically: true, encoding: .utf8)
+        var staleEnvironment = missing
+        staleEnvironment["CHORUS_DATA_DIR"] = stale.path
+        let staleRun = try Self.chorus(["lag"], environment: staleEnvironment)
+        #expect(staleRun.status == 77)
+        #expect(staleRun.errors.contains("credentials in \(credentials.standardizedFileURL.path)"), "\(staleRun.errors)")
+        #expect(!staleRun.errors.contains("wrong"), "the password was printed")
+
+        for run in [lag, verify, history, unknown, refused, unreachable, notAURL, notAConnectionString] {
             #expect(!run.output.contains(configuration.redisURL) && !run.errors.contains("@127.0.0.1"), "a URL with its password was printed")
         }
     }
