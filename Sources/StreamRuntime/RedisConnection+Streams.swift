@@ -151,22 +151,58 @@ extension RedisConnection {
     }
 
     /// The consumer groups of a stream, with their lag and pending counts.
+    ///
+    /// The lag is computed robustly, since Redis's own figure (from its `entries-read`
+    /// counter) can be wrong: after a restart from the append-only file, Redis 7.0 reports lags
+    /// in the thousands for groups that have read everything. So a group's lag is
+    /// - 0 when it was delivered the stream's last entry;
+    /// - otherwise Redis's figure, when it is no more than the stream's length;
+    /// - otherwise the entries after the last one delivered, counted (up to ``lagCountLimit``);
+    /// - `nil` (unknown) only when none of these can be had.
     public func groups(of stream: String) async throws(RedisError) -> [GroupInfo] {
-        let reply = try await send(["XINFO", "GROUPS", stream])
+        let replies = try await pipeline([["XINFO", "GROUPS", stream], ["XINFO", "STREAM", stream]])
+        let reply = replies[0]
         if case .error(let message) = reply, message.contains("no such key") { return [] }
         guard let rows = try reply.throwingError(command: ["XINFO", "GROUPS", stream]).array else {
             throw Self.unexpected(reply, "XINFO GROUPS")
         }
-        return rows.map { row in
+        let streamFields = replies.count > 1 ? replies[1].keyedPairs : [:]
+        let lastGeneratedID = streamFields["last-generated-id"]?.string
+        let length = streamFields["length"]?.integer.map { Int($0) }
+        var groups: [GroupInfo] = []
+        for row in rows {
             let fields = row.keyedPairs
-            return GroupInfo(
+            let lastDeliveredID = fields["last-delivered-id"]?.string ?? ""
+            let reported = fields["lag"]?.integer.map { Int($0) }
+            let lag: Int?
+            if lastDeliveredID == lastGeneratedID {
+                lag = 0
+            } else if let reported, let length, reported <= length, reported > 0 {
+                lag = reported
+            } else {
+                lag = try await entries(after: lastDeliveredID, in: stream)
+            }
+            groups.append(GroupInfo(
                 name: fields["name"]?.string ?? "",
                 consumers: Int(fields["consumers"]?.integer ?? 0),
                 pending: Int(fields["pending"]?.integer ?? 0),
-                lastDeliveredID: fields["last-delivered-id"]?.string ?? "",
-                lag: fields["lag"]?.integer.map { Int($0) }
-            )
+                lastDeliveredID: lastDeliveredID,
+                lag: lag
+            ))
         }
+        return groups
+    }
+
+    /// How many entries a lag is counted up to when Redis's own figure cannot be trusted.
+    public static let lagCountLimit = 100_000
+
+    /// The entries of `stream` after `id`, counted; `nil` past ``lagCountLimit`` or for an id
+    /// that is not one.
+    private func entries(after id: String, in stream: String) async throws(RedisError) -> Int? {
+        guard StreamID(id) != nil else { return nil }
+        let reply = try await execute(["XRANGE", stream, "(" + id, "+", "COUNT", String(Self.lagCountLimit + 1)])
+        let count = reply.array?.count ?? 0
+        return count > Self.lagCountLimit ? nil : count
     }
 
     /// Every entry of a stream, oldest first; for tests, tools and replays of small streams.

@@ -226,6 +226,22 @@ public final class RestartableTestServers: Sendable {
         redis.withLock { $0.send(SIGTERM) }
     }
 
+    /// Stops redis-server as an operator's restart does (SIGTERM: it writes its append-only file
+    /// out first), and waits until it has exited.
+    public func stopRedis() async throws {
+        let connection = RedisConnection(configuration: servers.redisConfiguration, connectAttempts: 1)
+        _ = try await connection.execute(["ACL", "SAVE"])
+        let info = try await connection.execute(["INFO", "server"])
+        await connection.close()
+        guard case .bulk(let text) = info,
+            let line = text.split(whereSeparator: \.isNewline).first(where: { $0.hasPrefix("process_id:") }),
+            let pid = pid_t(line.dropFirst("process_id:".count))
+        else { throw TestServerError("redis-server did not say its process id") }
+        kill(pid, SIGTERM)
+        try await Self.waitUntilGone(pid)
+        redis.withLock { $0.send(SIGTERM) }
+    }
+
     /// Starts redis-server again from its append-only file on the same port, and waits until it
     /// answers.
     public func startRedis() async throws {
