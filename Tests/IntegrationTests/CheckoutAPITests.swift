@@ -151,6 +151,8 @@ struct CheckoutAPITests {
     func adminIdempotencyKey() async throws {
         let system = try await ChorusSystem.start([.checkoutAPI])
         defer { Task { await system.shutdown() } }
+        try await system.seed(products: [], customers: [("cus-1", 0), ("cus-2", 0)])
+        let seeded = try await system.redis.execute(["XLEN", await system.topology.referenceStream]).integer ?? 0
         let first = try await system.post("/admin/customers/cus-1/credit", ["amount_cents": 100], headers: ["Idempotency-Key": "top-up-7"])
         let repeated = try await system.post("/admin/customers/cus-1/credit", ["amount_cents": 100], headers: ["Idempotency-Key": "top-up-7"])
         #expect(first.status == 202 && repeated.status == 202)
@@ -158,7 +160,38 @@ struct CheckoutAPITests {
         let other = try await system.post("/admin/customers/cus-2/credit", ["amount_cents": 50_000], headers: ["Idempotency-Key": "top-up-7"])
         #expect(other.status == 422)
         #expect(other.json?["type"]?.string == "/problems/idempotency-key-reused")
-        #expect(try await system.redis.execute(["XLEN", await system.topology.referenceStream]).integer == 1)
+        #expect(try await system.redis.execute(["XLEN", await system.topology.referenceStream]).integer == seeded + 1)
+    }
+
+    @Test("admin endpoints refuse a store, product or customer the catalogue does not know, and publish nothing")
+    func adminUnknownReferences() async throws {
+        let system = try await ChorusSystem.start([.checkoutAPI])
+        defer { Task { await system.shutdown() } }
+        try await system.seed(products: [("SKU-1", 100, 5)], customers: [("cus-1", 1_000)])
+        let referenceStream = await system.topology.referenceStream
+        let before = try await system.redis.execute(["XLEN", referenceStream]).integer
+
+        for (path, json) in [
+            ("/admin/stores/store-404/pause", #"{"reason":"x"}"#), ("/admin/stores/store-404/resume", "{}"),
+            ("/admin/products/SKU-404/price", #"{"price_cents":1}"#), ("/admin/customers/cus-404/credit", #"{"amount_cents":1}"#),
+        ] {
+            let answer = try await system.post(path, try JSONSerialization.jsonObject(with: Data(json.utf8)))
+            #expect(answer.status == 404, "\(path)")
+            #expect(answer.header("Content-Type") == "application/problem+json", "\(path)")
+        }
+        for (store, sku, field) in [("store-404", "SKU-1", "store_id"), ("store-01", "SKU-404", "sku")] {
+            let answer = try await system.post("/admin/stock", ["store_id": store, "sku": sku, "quantity": 1])
+            #expect(answer.status == 422, "\(field)")
+            #expect(answer.json?["field"]?.string == field)
+        }
+        #expect(try await system.redis.execute(["XLEN", referenceStream]).integer == before, "nothing was published")
+
+        // What was registered a moment ago is known to the very next request.
+        #expect(try await system.post("/admin/stores", ["store_id": "store-new", "name": "New", "channel": "web"]).status == 202)
+        #expect(try await system.post("/admin/stock", ["store_id": "store-new", "sku": "SKU-1", "quantity": 3]).status == 202)
+        #expect(try await system.post("/admin/customers", ["customer_id": "cus-new", "name": "New", "email": "new@example.com",
+                                                           "opening_balance_cents": 0]).status == 202)
+        #expect(try await system.post("/admin/customers/cus-new/credit", ["amount_cents": 500]).status == 202)
     }
 
     @Test("admin endpoints validate what they publish")
