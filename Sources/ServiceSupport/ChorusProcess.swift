@@ -68,6 +68,8 @@ public struct ChorusProcess<Effect: EventEffect>: Service {
         self.configuration = configuration
         var logger = logger
         logger[metadataKey: "service"] = "\(effect.worker.rawValue)"
+        // Which replica: two checkout-api processes share the service's name.
+        logger[metadataKey: "instance"] = "\(configuration.consumerName ?? Self.defaultConsumerName(effect.worker))"
         self.logger = logger
         self.routes = routes
         self.routesNeedCallers = routesNeedCallers
@@ -131,7 +133,9 @@ public struct ChorusProcess<Effect: EventEffect>: Service {
             .periodically(every: .milliseconds(configuration.metricsIntervalMilliseconds), logger: logger)
 
         let router = Router(context: ChorusRequestContext.self)
-        // Outermost, so that it also counts the problem responses the next middleware makes.
+        // First, so that every line a request logs carries its one id.
+        router.add(middleware: RequestIDMiddleware())
+        // Outermost but that, so that it also counts the problem responses the next middleware makes.
         router.add(middleware: HTTPMetricsMiddleware(metrics: metrics.factory))
         router.add(middleware: ProblemMiddleware())
         if let verifier { router.add(middleware: BearerTokenAuthenticator(verifier: verifier)) }

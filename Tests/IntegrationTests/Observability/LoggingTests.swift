@@ -51,6 +51,26 @@ struct LoggingTests {
         #expect(time.count == 24 && time.hasSuffix("Z"), "ISO 8601 UTC with milliseconds, got \(time)")
     }
 
+    @Test("a request's lines carry one request id, the gateway's X-Request-Id, and the replica's name")
+    func oneRequestIDAndTheReplica() async throws {
+        let system = try await ChorusSystem.start([.stockReservation, .payment, .orderCreation, .compensation, .cqrsProjection])
+        defer { Task { await system.shutdown() } }
+        let captured = CapturedLines()
+        try await system.start(.checkoutAPI, consumerName: "checkout-api-2", logger: captured.logger(service: "checkout-api"))
+        try await system.seed(products: [("SKU-1", 100, 5)], customers: [("cus-1", 1_000)])
+        let answer = try await system.post(
+            "/checkouts", ["customer_id": "cus-1", "store_id": "store-01", "items": [["sku": "SKU-1", "quantity": 1]]],
+            headers: ["X-Request-Id": "req-42"])
+        #expect(answer.status == 202)
+
+        let lines = try captured.objects().filter { $0["request_id"] != nil }
+        let accepted = try #require(lines.first { $0["message"] == "checkout accepted" })
+        #expect(accepted["request_id"] == "req-42")
+        #expect(accepted["correlation_id"] == "req-42", "the saga's correlation id is the same id")
+        #expect(accepted["instance"] == "checkout-api-2")
+        #expect(try captured.objects().allSatisfy { $0["hb.request.id"] == nil }, "no second id")
+    }
+
     @Test("quotes, backslashes, newlines and control characters in messages stay inside one valid line")
     func escaping() throws {
         let captured = CapturedLines()

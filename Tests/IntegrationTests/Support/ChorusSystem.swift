@@ -155,16 +155,19 @@ actor ChorusSystem {
     }
 
     /// Starts one process of `worker`; several can run under distinct consumer names.
+    /// - Parameter logger: where the process logs; nowhere by default (`CHORUS_TEST_LOGS` to see).
     /// - Returns: the port its HTTP server listens on.
     @discardableResult
-    func start(_ worker: Worker, consumerName: String? = nil, configure: (inout ChorusConfiguration) -> Void = { _ in }) async throws -> Int {
+    func start(
+        _ worker: Worker, consumerName: String? = nil, logger: Logger? = nil, configure: (inout ChorusConfiguration) -> Void = { _ in }
+    ) async throws -> Int {
         var configuration = self.configuration(for: worker)
         configuration.consumerName = consumerName ?? "\(worker.rawValue)-1"
         configure(&configuration)
         let key = configuration.consumerName ?? worker.rawValue
         let (ports, continuation) = AsyncStream<Int>.makeStream()
         let onListening: @Sendable (Int) async -> Void = { continuation.yield($0) }
-        let logger = Self.logger
+        let logger = logger ?? Self.logger
         let process: any Service =
             switch worker {
             case .checkoutAPI: ChorusProcess.checkoutAPI(configuration: configuration, logger: logger, onListening: onListening)
