@@ -152,6 +152,7 @@ public struct LocalStack: Sendable {
             try await Self.wait(for: "\(Self.secondCheckoutAPI) to be ready") {
                 await isReady("http://127.0.0.1:\(ChorusConfiguration.secondCheckoutAPIPort)/ready")
             }
+            report("\(Self.services.count + 1) Chorus processes ready (two checkout-api replicas), logs in \(logs.path)")
             try await startGateway(supervisor)
             try await Self.wait(for: "the gateway") { await isReady("\(gatewayURL)/health") }
 

@@ -13,7 +13,12 @@ enum HTTP {
         var json: [String: Any]? { (try? JSONSerialization.jsonObject(with: body)) as? [String: Any] }
     }
 
-    static func send(_ method: String, _ url: String, json: Any? = nil, headers: [String: String] = [:], timeout: TimeInterval = 10) async throws -> Answer {
+    /// - Parameter quietly: throw without a line on stderr when the target does not answer
+    ///   (for polling, where no answer yet is expected).
+    static func send(
+        _ method: String, _ url: String, json: Any? = nil, headers: [String: String] = [:], timeout: TimeInterval = 10,
+        quietly: Bool = false
+    ) async throws -> Answer {
         guard let target = URL(string: url) else { throw CLIError("not a URL: \(url)") }
         var request = URLRequest(url: target)
         request.httpMethod = method
@@ -30,7 +35,10 @@ enum HTTP {
         } catch {
             // One line and EX_UNAVAILABLE, as the other commands do, rather than an NSError dump.
             let reason = (error as? URLError).map { "\($0.code == .timedOut ? "timed out" : "no answer") (\($0.code.rawValue))" } ?? "\(error)"
-            FileHandle.standardError.write(Data("chorus: \(target.scheme ?? "http")://\(target.host ?? "?"):\(target.port.map(String.init) ?? "") is unreachable: \(reason)\n".utf8))
+            if !quietly {
+                let place = "\(target.scheme ?? "http")://\(target.host ?? "?"):\(target.port.map(String.init) ?? "")"
+                FileHandle.standardError.write(Data("chorus: \(place) is unreachable: \(reason)\n".utf8))
+            }
             throw ExitCode(69)
         }
         return Answer(status: (response as? HTTPURLResponse)?.statusCode ?? 0, body: data)
@@ -38,7 +46,7 @@ enum HTTP {
 
     /// Whether `url` answers 200 now.
     static func isUp(_ url: String) async -> Bool {
-        (try? await send("GET", url, timeout: 2).status) == 200
+        (try? await send("GET", url, timeout: 2, quietly: true).status) == 200
     }
 
     static func pretty(_ data: Data) -> String {
