@@ -50,14 +50,22 @@ public struct LagReport: Sendable, Hashable, Encodable {
         public var name: String
         /// Entries in the stream now.
         public var length: Int
+        /// What the stream takes in Redis's memory (`MEMORY USAGE`), in bytes; `nil` when it
+        /// does not exist yet.
+        public var memoryBytes: Int?
         public var groups: [Group]
+
+        enum CodingKeys: String, CodingKey { case name, length, memoryBytes = "memory_bytes", groups }
     }
 
     public var streams: [Stream]
+    /// What the operator should know about the report itself, such as a partition count that
+    /// is not the system's.
+    public var warnings: [String] = []
     /// When the report was taken, in milliseconds since the Unix epoch.
     public var takenAtMilliseconds: Int64
 
-    enum CodingKeys: String, CodingKey { case streams, takenAtMilliseconds = "taken_at_ms" }
+    enum CodingKeys: String, CodingKey { case streams, warnings, takenAtMilliseconds = "taken_at_ms" }
 
     /// Groups with work left: entries not yet delivered (or a lag Redis cannot tell) or not yet
     /// acknowledged, as `group on stream (lag …, pending …)`. Empty when the system is at rest.
@@ -98,31 +106,69 @@ public struct LagReport: Sendable, Hashable, Encodable {
                         lastDeliveredID: info.lastDeliveredID,
                         consumers: consumers.map { Consumer(name: $0.name, pending: $0.pending, idleMilliseconds: $0.idleMilliseconds) }))
                 }
-                streams.append(Stream(name: name, length: try await redis.streamLength(name), groups: groups))
+                let memory = try await redis.send(["MEMORY", "USAGE", name]).integer.map { Int($0) }
+                streams.append(Stream(name: name, length: try await redis.streamLength(name), memoryBytes: memory, groups: groups))
             }
-            return LagReport(streams: streams, takenAtMilliseconds: takenAt)
+            var report = LagReport(streams: streams, takenAtMilliseconds: takenAt)
+            if let found = try await existingPartitions(of: target.topology, redis: redis), found != target.topology.checkoutPartitions {
+                report.warnings.append(
+                    "this system has \(found) checkout partition streams (\(target.topology.prefix):checkouts:0…\(found - 1)), "
+                        + "but \(target.topology.checkoutPartitions) are configured (CHORUS_PARTITIONS or --partitions): "
+                        + (found > target.topology.checkoutPartitions ? "the others are not shown" : "the missing ones are shown empty"))
+            }
+            return report
         }
+    }
+
+    /// How many checkout partition streams exist, counted from 0 until one is missing; `nil`
+    /// when there is none yet (a system that has not started, where nothing can be told).
+    static func existingPartitions(of topology: StreamTopology, redis: RedisConnection) async throws -> Int? {
+        var found = 0
+        var checked = 0
+        // In pipelined rounds of 64, which covers any usual count in one round trip.
+        while checked < 1_024 {
+            let round = (checked..<min(checked + 64, 1_024)).map { partition in
+                ["EXISTS", topology.checkoutStream(partition: partition)]
+            }
+            let replies = try await redis.pipeline(round)
+            for reply in replies {
+                guard reply.integer == 1 else { return found == 0 ? nil : found }
+                found += 1
+            }
+            checked += round.count
+        }
+        return found
     }
 
     /// The report as an aligned table, one row per stream and group.
     public var table: String {
-        var rows: [[String]] = [["STREAM", "GROUP", "LAG", "PENDING", "OLDEST PENDING", "CONSUMERS (IDLE)"]]
+        var rows: [[String]] = [["STREAM", "LENGTH", "MEMORY", "GROUP", "LAG", "PENDING", "OLDEST PENDING", "CONSUMERS (IDLE)"]]
         for stream in streams {
+            let size = [String(stream.length), stream.memoryBytes.map(Self.bytes) ?? "-"]
             if stream.groups.isEmpty {
-                rows.append([stream.name, "(no group)", "-", "-", "-", "\(stream.length) \(stream.length == 1 ? "entry" : "entries")"])
+                rows.append([stream.name] + size + ["(no group)", "-", "-", "-", "-"])
             }
             for group in stream.groups {
                 let consumers = group.consumers.isEmpty
                     ? "none"
                     : group.consumers.map { "\($0.name) (\(Duration.milliseconds($0.idleMilliseconds).compactDescription))" }
                         .joined(separator: ", ")
-                rows.append([
-                    stream.name, group.name, group.lag.map(String.init) ?? "unknown", String(group.pending),
+                rows.append([stream.name] + size + [
+                    group.name, group.lag.map(String.init) ?? "unknown", String(group.pending),
                     group.oldestPendingMilliseconds.map { Duration.milliseconds($0).compactDescription } ?? "-",
                     consumers,
                 ])
             }
         }
         return TextTable.render(rows)
+    }
+
+    /// `812 B`, `14.2 KiB`, `3.1 MiB`.
+    static func bytes(_ count: Int) -> String {
+        switch count {
+        case ..<1_024: "\(count) B"
+        case ..<(1_024 * 1_024): String(format: "%.1f KiB", Double(count) / 1_024)
+        default: String(format: "%.1f MiB", Double(count) / 1_048_576)
+        }
     }
 }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import Operations
 
 /// `chorus lag`: how far behind each consumer group is.
@@ -7,9 +8,13 @@ struct Lag: AsyncParsableCommand {
         abstract: "Show each consumer group's lag, pending entries, oldest pending age and consumers.",
         discussion: """
             One row per stream and consumer group, over every checkout partition, the reference stream and \
-            the dead-letter stream: LAG is how many entries the group has not been delivered yet; PENDING how \
+            the dead-letter stream, with the stream's LENGTH and MEMORY (what it takes in Redis): LAG is how \
+            many entries the group has not been delivered yet; PENDING how \
             many it was delivered and has not acknowledged; OLDEST PENDING how long ago the oldest of those was \
             added to the stream; then each consumer with the time since it last read or acknowledged.
+
+            When the partition streams that exist are not as many as CHORUS_PARTITIONS (or --partitions) says, \
+            a warning on stderr says how many there are.
 
             Redis cannot always count the lag: after entries were deleted from the part of a stream a group has \
             not read yet, it reports the lag as unknown. This command then prints "unknown" (null in JSON), never 0.
@@ -31,5 +36,6 @@ struct Lag: AsyncParsableCommand {
         let target = try connection.target()
         let report = try await OperatorCommand.run("lag") { () async throws(OperatorError) in try await LagReport.take(from: target) }
         if json { try OperatorCommand.printJSON(report) } else { print(report.table) }
+        for warning in report.warnings { FileHandle.standardError.write(Data("chorus lag: \(warning)\n".utf8)) }
     }
 }
