@@ -16,8 +16,10 @@ struct Lag: AsyncParsableCommand {
             When the partition streams that exist are not as many as CHORUS_PARTITIONS (or --partitions) says, \
             a warning on stderr says how many there are.
 
-            Redis cannot always count the lag: after entries were deleted from the part of a stream a group has \
-            not read yet, it reports the lag as unknown. This command then prints "unknown" (null in JSON), never 0.
+            Redis cannot always count the lag (after entries were deleted from the part of a stream a group has \
+            not read yet), nor always count it right (after a restart from its append-only file). LAG is 0 when \
+            the group was delivered the stream's last entry; else Redis's figure when it is plausible; else the \
+            entries after the last one delivered, counted up to 100,000; past that "unknown" (null in JSON), never 0.
 
             Exits 0, or 69 when Redis cannot be reached; 77 when it refuses the credentials.
 
