@@ -8,8 +8,13 @@ import Redis
 import StreamRuntime
 
 /// How far the event store is behind the streams, in time: the newest entry's `occurred_at`
-/// over every stream the store reads, minus the newest stored event's. Sampled every few
-/// seconds (through ``PeriodicSampler``) into `chorus_event_store_behind_seconds`.
+/// over every stream the store still has work on, minus the newest stored event's. Sampled every
+/// few seconds (through ``PeriodicSampler``) into `chorus_event_store_behind_seconds`.
+///
+/// A stream whose every entry the event store's group has been delivered and acknowledged counts
+/// as caught up, whether each entry was stored or rightly skipped as a duplicate (demo data
+/// published again, say, carries a fresh time and is skipped: comparing against it would show
+/// the store seconds behind forever).
 ///
 /// Counting entries is the consumer group's lag; this is the same gap in seconds, which is what
 /// an operator compares with an SLO ("history is at most 5 s stale").
@@ -19,8 +24,15 @@ public struct EventStoreLagMonitor: Sendable {
     let database: PostgresConnectionPool
     let metrics: any MetricsFactory
 
-    public init(streams: [String], redis: RedisConnectionPool, database: PostgresConnectionPool, metrics: any MetricsFactory) {
+    let group: String
+
+    /// - Parameter group: the event store's consumer group, whose progress tells a stream caught up.
+    public init(
+        streams: [String], group: String = Worker.eventStore.groupName, redis: RedisConnectionPool, database: PostgresConnectionPool,
+        metrics: any MetricsFactory
+    ) {
         self.streams = streams
+        self.group = group
         self.redis = redis
         self.database = database
         self.metrics = metrics
@@ -36,7 +48,13 @@ public struct EventStoreLagMonitor: Sendable {
     public func sample() async throws -> Int64 {
         var newestEntry: Int64?
         for stream in streams {
-            let reply = try await redis.connection.execute(["XREVRANGE", stream, "+", "-", "COUNT", "1"])
+            let connection = redis.connection
+            if let progress = try await connection.groups(of: stream).first(where: { $0.name == group }),
+               progress.lag == 0, progress.pending == 0
+            {
+                continue
+            }
+            let reply = try await connection.execute(["XREVRANGE", stream, "+", "-", "COUNT", "1"])
             guard let entry = reply.array?.first?.array, entry.count == 2, let fields = entry[1].array else { continue }
             var occurredAt: Int64?
             var index = 0

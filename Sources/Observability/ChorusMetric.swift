@@ -20,7 +20,7 @@ public enum ChorusMetric: String, CaseIterable, Sendable {
     /// Entries the group sent to the dead-letter stream, by `group`.
     case consumerDeadLetters = "chorus_consumer_dead_letters_total"
     /// Entries not yet delivered to the group, from `XINFO GROUPS`, by `stream` and `group`.
-    /// NaN when Redis reports the lag as unknown.
+    /// Counted when Redis cannot tell it (see `RedisConnection.groups(of:)`); NaN only when that fails too.
     case consumerGroupLag = "chorus_consumer_group_lag"
     /// Entries delivered but not acknowledged, from `XINFO GROUPS`, by `stream` and `group`.
     case consumerGroupPending = "chorus_consumer_group_pending"
