@@ -116,9 +116,11 @@ public final class TestServers: Sendable {
     ) async throws -> ChildProcess {
         let cluster = postgresCluster
         if initialize { try await cluster.initialize(log: directory.appendingPathComponent("initdb.log")) }
-        // Durability is of no use to throw-away test data; speed is.
+        // Durability is of no use to throw-away test data; speed is. Suites run at once, each
+        // with a whole system of a dozen processes and their pools: connections run into the
+        // hundreds.
         let settings = [
-            "fsync": "off", "synchronous_commit": survivesCrashes ? "on" : "off", "full_page_writes": "off", "max_connections": "400",
+            "fsync": "off", "synchronous_commit": survivesCrashes ? "on" : "off", "full_page_writes": "off", "max_connections": "1200",
         ]
         return try Watchdog.launch(
             name: "postgres", command: try cluster.serverCommand(settings: settings), stopSignal: "INT",
