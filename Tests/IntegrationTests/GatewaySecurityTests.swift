@@ -26,7 +26,11 @@ struct GatewaySecurityTests {
         }
     }
 
-    static func curl(_ arguments: [String]) throws -> CurlResult {
+    static func curl(_ arguments: [String]) async throws -> CurlResult {
+        try await offThePool { try runCurl(arguments) }
+    }
+
+    private static func runCurl(_ arguments: [String]) throws -> CurlResult {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/curl")
         // Headers and the final status code, nothing else.
@@ -45,16 +49,16 @@ struct GatewaySecurityTests {
         let deployment = try await GatewayTests.Deployment.start()
         defer { Task { await deployment.shutdown() } }
         let gateway = deployment.gateway
-        let secure = try Self.curl(["--cacert", gateway.authority.path, gateway.tlsURL("/products")])
+        let secure = try await Self.curl(["--cacert", gateway.authority.path, gateway.tlsURL("/products")])
         #expect(secure.exitCode == 0 && secure.status == 200, "\(secure.output)")
         #expect(secure.header("Strict-Transport-Security") == "max-age=31536000")
-        let byAddress = try Self.curl(["--cacert", gateway.authority.path, "https://127.0.0.1:\(gateway.tlsPort)/products"])
+        let byAddress = try await Self.curl(["--cacert", gateway.authority.path, "https://127.0.0.1:\(gateway.tlsPort)/products"])
         #expect(byAddress.status == 200, "the certificate names 127.0.0.1 too")
-        let untrusted = try Self.curl([gateway.tlsURL("/products")])
+        let untrusted = try await Self.curl([gateway.tlsURL("/products")])
         #expect(untrusted.exitCode == 60, "without the authority, curl does not trust the certificate")
-        let old = try Self.curl(["--cacert", gateway.authority.path, "--tlsv1.1", "--tls-max", "1.1", gateway.tlsURL("/products")])
+        let old = try await Self.curl(["--cacert", gateway.authority.path, "--tlsv1.1", "--tls-max", "1.1", gateway.tlsURL("/products")])
         #expect(old.exitCode != 0, "TLS 1.1 is refused")
-        let plain = try Self.curl([gateway.url("/products")])
+        let plain = try await Self.curl([gateway.url("/products")])
         #expect(plain.status == 200, "plain HTTP stays open to this machine")
         #expect(plain.header("Strict-Transport-Security") == nil, "HSTS is sent over HTTPS only")
     }
@@ -65,7 +69,7 @@ struct GatewaySecurityTests {
         defer { Task { await deployment.shutdown() } }
         let gateway = deployment.gateway
         let token = try await deployment.system.token(for: .customer(id: "cus-1"))
-        let answer = try Self.curl([
+        let answer = try await Self.curl([
             "--interface", "127.0.0.2", "-X", "POST", "-H", "Authorization: Bearer \(token)", "-H", "Content-Type: application/json",
             "-d", #"{"store_id":"store-01","items":[{"sku":"SKU-1","quantity":1}]}"#, "http://127.0.0.2:\(gateway.port)/checkouts",
         ])
@@ -80,7 +84,7 @@ struct GatewaySecurityTests {
         let deployment = try await GatewayTests.Deployment.start()
         defer { Task { await deployment.shutdown() } }
         let gateway = deployment.gateway
-        let preflight = try Self.curl([
+        let preflight = try await Self.curl([
             "-X", "OPTIONS", "-H", "Origin: \(Gateway.shopOrigin)", "-H", "Access-Control-Request-Method: POST",
             "-H", "Access-Control-Request-Headers: authorization, content-type, idempotency-key", gateway.url("/checkouts"),
         ])
@@ -90,17 +94,17 @@ struct GatewaySecurityTests {
         #expect(preflight.header("Access-Control-Allow-Headers")?.contains("Authorization") == true)
         #expect(preflight.header("Access-Control-Allow-Credentials") == nil, "bearer tokens, not cookies")
 
-        let stranger = try Self.curl([
+        let stranger = try await Self.curl([
             "-X", "OPTIONS", "-H", "Origin: https://evil.example", "-H", "Access-Control-Request-Method: POST", gateway.url("/checkouts"),
         ])
         #expect(stranger.status == 405)
         #expect(stranger.header("Access-Control-Allow-Origin") == nil)
 
-        let fromShop = try Self.curl(["-H", "Origin: \(Gateway.shopOrigin)", gateway.url("/products")])
+        let fromShop = try await Self.curl(["-H", "Origin: \(Gateway.shopOrigin)", gateway.url("/products")])
         #expect(fromShop.header("Access-Control-Allow-Origin") == Gateway.shopOrigin)
         #expect(fromShop.header("Access-Control-Expose-Headers")?.contains("Location") == true)
         #expect(fromShop.header("Vary") == "Origin")
-        let fromElsewhere = try Self.curl(["-H", "Origin: https://evil.example", gateway.url("/products")])
+        let fromElsewhere = try await Self.curl(["-H", "Origin: https://evil.example", gateway.url("/products")])
         #expect(fromElsewhere.status == 200)
         #expect(fromElsewhere.header("Access-Control-Allow-Origin") == nil)
         #expect(fromElsewhere.header("Access-Control-Expose-Headers") == nil)
@@ -175,16 +179,20 @@ struct GatewaySecurityTests {
         let token = try await TokenIssuer(key: key, issuer: "chorus-compose", audience: "chorus").token(for: .customer(id: "cus-0001"))
         #expect(try await verifier.caller(bearerToken: token) == .customer(id: "cus-0001"))
 
-        let checked = try Self.run(["/usr/bin/openssl", "verify", "-CAfile", secrets.appendingPathComponent("gateway-ca.pem").path,
+        let checked = try await Self.run(["/usr/bin/openssl", "verify", "-CAfile", secrets.appendingPathComponent("gateway-ca.pem").path,
                                     secrets.appendingPathComponent("gateway-certificate").path])
         #expect(checked.exitCode == 0, "\(checked.output)")
-        let names = try Self.run(["/usr/bin/openssl", "x509", "-noout", "-ext", "subjectAltName", "-in", secrets.appendingPathComponent("gateway-certificate").path])
+        let names = try await Self.run(["/usr/bin/openssl", "x509", "-noout", "-ext", "subjectAltName", "-in", secrets.appendingPathComponent("gateway-certificate").path])
         #expect(names.output.contains("DNS:localhost") && names.output.contains("IP Address:127.0.0.1"), "\(names.output)")
         let keyMode = try FileManager.default.attributesOfItem(atPath: secrets.appendingPathComponent("gateway-key").path)[.posixPermissions] as? Int
         #expect(keyMode == 0o600)
     }
 
-    static func run(_ command: [String]) throws -> CurlResult {
+    static func run(_ command: [String]) async throws -> CurlResult {
+        try await offThePool { try runCommand(command) }
+    }
+
+    private static func runCommand(_ command: [String]) throws -> CurlResult {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: command[0])
         process.arguments = Array(command.dropFirst())

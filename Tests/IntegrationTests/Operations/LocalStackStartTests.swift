@@ -28,17 +28,21 @@ struct LocalStackStartTests {
         defer { if process.isRunning { process.terminate() } }
 
         // Read until the ready line (or the end), then stop it as Ctrl-C would.
-        var text = ""
-        let deadline = ContinuousClock.now + .seconds(180)
         let handle = output.fileHandleForReading
-        while !text.contains("Chorus is ready"), ContinuousClock.now < deadline {
-            let chunk = handle.availableData
-            if chunk.isEmpty { break }
-            text += String(decoding: chunk, as: UTF8.self)
+        let processIdentifier = process.processIdentifier
+        let text = try await offThePool { () -> String in
+            var text = ""
+            let deadline = ContinuousClock.now + .seconds(180)
+            while !text.contains("Chorus is ready"), ContinuousClock.now < deadline {
+                let chunk = handle.availableData
+                if chunk.isEmpty { break }
+                text += String(decoding: chunk, as: UTF8.self)
+            }
+            kill(processIdentifier, SIGINT)
+            text += String(decoding: handle.readDataToEndOfFile(), as: UTF8.self)
+            process.waitUntilExit()
+            return text
         }
-        kill(process.processIdentifier, SIGINT)
-        text += String(decoding: handle.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
 
         let lines = text.split(separator: "\n").map(String.init)
         #expect(text.contains("Chorus is ready"), "\(text)")

@@ -15,7 +15,11 @@ struct OperatorCLITests {
 
     /// Runs `chorus arguments…` with `environment` added to (and `CHORUS_*` removed from) this
     /// process's environment, in an empty directory so that no `.chorus` is found by accident.
-    static func chorus(_ arguments: [String], environment: [String: String]) throws -> Run {
+    static func chorus(_ arguments: [String], environment: [String: String]) async throws -> Run {
+        try await offThePool { try runChorus(arguments, environment: environment) }
+    }
+
+    private static func runChorus(_ arguments: [String], environment: [String: String]) throws -> Run {
         let process = Process()
         process.executableURL = try WorkerCrashTests.executable("chorus")
         process.arguments = arguments
@@ -56,21 +60,21 @@ struct OperatorCLITests {
             "CHORUS_PARTITIONS": String(configuration.partitions),
         ]
 
-        let lag = try Self.chorus(["lag", "--json"], environment: operatorEnvironment)
+        let lag = try await Self.chorus(["lag", "--json"], environment: operatorEnvironment)
         #expect(lag.status == 0, "\(lag.errors)")
         #expect(lag.output.contains(configuration.topology.checkoutStreams[0]))
 
-        let verify = try Self.chorus(["verify", "--wait-for-rest", "10"], environment: operatorEnvironment)
+        let verify = try await Self.chorus(["verify", "--wait-for-rest", "10"], environment: operatorEnvironment)
         #expect(verify.status == 0, "\(verify.output)\(verify.errors)")
         #expect(verify.output.contains("every invariant holds"))
 
-        let history = try Self.chorus(["history", checkoutID], environment: operatorEnvironment)
+        let history = try await Self.chorus(["history", checkoutID], environment: operatorEnvironment)
         #expect(history.status == 0, "\(history.errors)")
         #expect(history.output.contains("CheckoutCompleted"))
 
-        let unknown = try Self.chorus(["history", "no-such-checkout"], environment: operatorEnvironment)
+        let unknown = try await Self.chorus(["history", "no-such-checkout"], environment: operatorEnvironment)
         #expect(unknown.status == 1)
-        let unknownLetter = try Self.chorus(["dlq", "show", "1-0"], environment: operatorEnvironment)
+        let unknownLetter = try await Self.chorus(["dlq", "show", "1-0"], environment: operatorEnvironment)
         #expect(unknownLetter.status == 1)
 
         // No URLs and no credentials where chorus up would keep them: Redis refuses, and says so.
@@ -78,33 +82,33 @@ struct OperatorCLITests {
         missing["CHORUS_REDIS_URL"] = nil
         missing["CHORUS_DATABASE_URL"] = nil
         missing["CHORUS_DATA_DIR"] = "/nonexistent-chorus-data"
-        let refused = try Self.chorus(["lag", "--redis-url", "redis://127.0.0.1:\(system.servers.redisPort)"], environment: missing)
+        let refused = try await Self.chorus(["lag", "--redis-url", "redis://127.0.0.1:\(system.servers.redisPort)"], environment: missing)
         #expect(refused.status == 77, "\(refused.errors)")
         #expect(refused.errors.contains("refused the credentials"))
 
-        let badVariable = try Self.chorus(["lag"], environment: operatorEnvironment.merging(["CHORUS_PARTITIONS": "zero"]) { $1 })
+        let badVariable = try await Self.chorus(["lag"], environment: operatorEnvironment.merging(["CHORUS_PARTITIONS": "zero"]) { $1 })
         #expect(badVariable.status == 78)
-        let usage = try Self.chorus(["lag", "--no-such-flag"], environment: operatorEnvironment)
+        let usage = try await Self.chorus(["lag", "--no-such-flag"], environment: operatorEnvironment)
         #expect(usage.status == 64)
-        let unreachable = try Self.chorus(
+        let unreachable = try await Self.chorus(
             ["lag"], environment: operatorEnvironment.merging(["CHORUS_REDIS_URL": "redis://127.0.0.1:1"]) { $1 })
         #expect(unreachable.status == 69)
 
         // The same causes, the same codes, whatever the command.
-        let notAURL = try Self.chorus(["lag"], environment: operatorEnvironment.merging(["CHORUS_REDIS_URL": "notaurl"]) { $1 })
+        let notAURL = try await Self.chorus(["lag"], environment: operatorEnvironment.merging(["CHORUS_REDIS_URL": "notaurl"]) { $1 })
         #expect(notAURL.status == 78, "\(notAURL.errors)")
-        let notAConnectionString = try Self.chorus(
+        let notAConnectionString = try await Self.chorus(
             ["verify", "--wait-for-rest", "0"], environment: operatorEnvironment.merging(["CHORUS_DATABASE_URL": "notaurl"]) { $1 })
         #expect(notAConnectionString.status == 78, "\(notAConnectionString.errors)")
         let anonymous = "redis://127.0.0.1:\(system.servers.redisPort)"
-        let seedWithoutCredentials = try Self.chorus(["seed"], environment: missing.merging(["CHORUS_REDIS_URL": anonymous]) { $1 })
+        let seedWithoutCredentials = try await Self.chorus(["seed"], environment: missing.merging(["CHORUS_REDIS_URL": anonymous]) { $1 })
         #expect(seedWithoutCredentials.status == 77, "\(seedWithoutCredentials.errors)")
         #expect(seedWithoutCredentials.errors.contains("refused the credentials"))
-        let benchWithoutCredentials = try Self.chorus(
+        let benchWithoutCredentials = try await Self.chorus(
             ["bench", "--url", await system.url(.checkoutAPI, ""), "--concurrency", "1", "--count", "1", "--quiet"],
             environment: missing.merging(["CHORUS_REDIS_URL": anonymous, "CHORUS_TOKEN": "unused"]) { $1 })
         #expect(benchWithoutCredentials.status == 77, "\(benchWithoutCredentials.errors)")
-        let otherPrefix = try Self.chorus(["lag"], environment: operatorEnvironment.merging(["CHORUS_STREAM_PREFIX": "someone-else"]) { $1 })
+        let otherPrefix = try await Self.chorus(["lag"], environment: operatorEnvironment.merging(["CHORUS_STREAM_PREFIX": "someone-else"]) { $1 })
         #expect(otherPrefix.status == 77)
         #expect(otherPrefix.errors.contains("CHORUS_STREAM_PREFIX") && !otherPrefix.errors.contains("refused the credentials"), "\(otherPrefix.errors)")
 
@@ -119,7 +123,7 @@ struct OperatorCLITests {
             to: credentials.appendingPathComponent("operator.database-url"), atomically: true, encoding: .utf8)
         var staleEnvironment = missing
         staleEnvironment["CHORUS_DATA_DIR"] = stale.path
-        let staleRun = try Self.chorus(["lag"], environment: staleEnvironment)
+        let staleRun = try await Self.chorus(["lag"], environment: staleEnvironment)
         #expect(staleRun.status == 77)
         #expect(staleRun.errors.contains("credentials in \(credentials.standardizedFileURL.path)"), "\(staleRun.errors)")
         #expect(!staleRun.errors.contains("wrong"), "the password was printed")
@@ -140,18 +144,18 @@ struct OperatorCLITests {
         let environment = ["CHORUS_TOKEN": try await system.token(for: .staff(name: "cli-test", roles: [.support]))]
         let eventStore = await system.url(.eventStore, "")
 
-        let status = try Self.chorus(["status", "--url", eventStore, checkoutID], environment: environment)
+        let status = try await Self.chorus(["status", "--url", eventStore, checkoutID], environment: environment)
         #expect(status.status == 0, "\(status.errors)")
         #expect(status.output.hasPrefix("checkout \(checkoutID): completed, 10.00, order "), "\(status.output)")
         #expect(status.output.split(separator: "\n").count == 1)
 
-        let json = try Self.chorus(["status", "--url", eventStore, "--json", checkoutID], environment: environment)
+        let json = try await Self.chorus(["status", "--url", eventStore, "--json", checkoutID], environment: environment)
         #expect(json.status == 0)
         #expect(try JSONValue(data: Data(json.output.utf8))["state"]?["status"]?.string == "completed")
 
         // Another aggregate's id, and ids that would reach another route or add a query.
         for id in ["cus-1", "store-01", "../products", "x?kind=customer", "\(checkoutID)/events"] {
-            let refused = try Self.chorus(["status", "--url", eventStore, id], environment: environment)
+            let refused = try await Self.chorus(["status", "--url", eventStore, id], environment: environment)
             #expect(refused.status == 3, "\(id): \(refused.output)\(refused.errors)")
             #expect(refused.output.isEmpty, "\(id): nothing on stdout")
             #expect(refused.errors.contains("no checkout"), "\(id)")
@@ -174,7 +178,7 @@ struct OperatorCLITests {
         ]
         let stored = try #require(try await system.integer("SELECT count(*) AS value FROM event_store.events"))
 
-        let rebuild = try Self.chorus(["rebuild", "--json"], environment: environment)
+        let rebuild = try await Self.chorus(["rebuild", "--json"], environment: environment)
         #expect(rebuild.status == 0, "\(rebuild.errors)")
         let report = try JSONValue(data: Data(rebuild.output.utf8))
         #expect(report["events"]?.int == stored)
@@ -183,7 +187,7 @@ struct OperatorCLITests {
         // Without the read models' owner: the operator alone may not write them.
         var operatorOnly = environment
         operatorOnly["CHORUS_READ_MODELS_DATABASE_URL"] = await system.databaseURL(for: .operator)
-        let refused = try Self.chorus(["rebuild"], environment: operatorOnly)
+        let refused = try await Self.chorus(["rebuild"], environment: operatorOnly)
         #expect(refused.status == 77, "\(refused.errors)")
         #expect(refused.errors.contains("refused"), "\(refused.errors)")
     }

@@ -1,0 +1,13 @@
+import Foundation
+
+/// Runs blocking work (waiting for a child process, reading its pipes) on a thread of its own,
+/// off Swift concurrency's cooperative pool.
+///
+/// The services under test run in this process, on that pool, which has one thread per core. A
+/// test that blocks a pool thread while its child (`curl`, `chorus status`) talks to those
+/// services leaves them fewer threads, or none: under a full suite the child then times out.
+func offThePool<Value: Sendable>(_ body: @escaping @Sendable () throws -> Value) async throws -> Value {
+    try await withCheckedThrowingContinuation { continuation in
+        Thread { continuation.resume(with: Result { try body() }) }.start()
+    }
+}
