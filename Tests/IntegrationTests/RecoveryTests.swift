@@ -30,6 +30,11 @@ struct RecoveryTests {
         try await Task.sleep(for: .seconds(2))
         for _ in 0..<6 { ids.append(try await checkoutAccepted(system)) }
 
+        // At rest, and past Redis's once-a-second fsync of its append-only file: a crash loses
+        // the last second of writes (what that costs under load is an open question, noted on
+        // the issue); this test is about the requests after the restart.
+        try await system.waitUntilQuiet()
+        try await Task.sleep(for: .milliseconds(1_500))
         try await servers.crashRedis()
         try await servers.startRedis()
         try await Task.sleep(for: .seconds(2))

@@ -213,6 +213,17 @@ public final class RestartableTestServers: Sendable {
 
     /// Kills redis-server with SIGKILL, as a crash would.
     public func crashRedis() async throws {
+        try await endRedis(with: SIGKILL)
+    }
+
+    /// Stops redis-server as an operator's restart does (SIGTERM: it writes its append-only file
+    /// out first), and waits until it has exited.
+    public func stopRedis() async throws {
+        try await endRedis(with: SIGTERM)
+    }
+
+    /// Sends `signal` to redis-server and waits until it has exited, with its watchdog.
+    private func endRedis(with signal: Int32) async throws {
         let connection = RedisConnection(configuration: servers.redisConfiguration, connectAttempts: 1)
         // The users a test made are written to the ACL file first, as `chorus up`'s Redis has
         // every user in its ACL file from the start: a restart keeps them.
@@ -223,23 +234,7 @@ public final class RestartableTestServers: Sendable {
             let line = text.split(whereSeparator: \.isNewline).first(where: { $0.hasPrefix("process_id:") }),
             let pid = pid_t(line.dropFirst("process_id:".count))
         else { throw TestServerError("redis-server did not say its process id") }
-        kill(pid, SIGKILL)
-        try await Self.waitUntilGone(pid)
-        redis.withLock { $0.send(SIGTERM) }
-    }
-
-    /// Stops redis-server as an operator's restart does (SIGTERM: it writes its append-only file
-    /// out first), and waits until it has exited.
-    public func stopRedis() async throws {
-        let connection = RedisConnection(configuration: servers.redisConfiguration, connectAttempts: 1)
-        _ = try await connection.execute(["ACL", "SAVE"])
-        let info = try await connection.execute(["INFO", "server"])
-        await connection.close()
-        guard case .bulk(let text) = info,
-            let line = text.split(whereSeparator: \.isNewline).first(where: { $0.hasPrefix("process_id:") }),
-            let pid = pid_t(line.dropFirst("process_id:".count))
-        else { throw TestServerError("redis-server did not say its process id") }
-        kill(pid, SIGTERM)
+        kill(pid, signal)
         try await Self.waitUntilGone(pid)
         redis.withLock { $0.send(SIGTERM) }
     }

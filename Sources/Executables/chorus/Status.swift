@@ -34,8 +34,8 @@ struct Status: AsyncParsableCommand {
         try await Self.show(checkoutID, baseURL: gateway.baseURL, wait: wait, json: json)
     }
 
-    /// Characters an id may keep in a URL path segment; everything else (`/`, `?`, `%`, `..`'s
-    /// dots are fine) is percent-encoded, so that an id can never name another route.
+    /// Characters an id may keep in a URL path segment; everything else (`/`, `?`, `%`, `.`)
+    /// is percent-encoded, so that an id can never name another route.
     private static let pathSegment = CharacterSet(charactersIn: "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_~")
 
     static func show(_ id: String, baseURL: String, wait: Bool, json: Bool = false) async throws {
