@@ -196,7 +196,9 @@ public final class RestartableTestServers: Sendable {
             throw TestServerError("no postmaster pid in \(pidFile.path)")
         }
         // Its backends first, as a crash of the machine would take them too; a restart finds
-        // the shared memory of a backend still alive in use, and refuses.
+        // the shared memory of a backend still alive in use, and refuses. The postmaster is
+        // stopped meanwhile, or it would start new ones as the old ones die.
+        kill(pid, SIGSTOP)
         try await Self.killChildren(of: pid)
         kill(pid, SIGKILL)
         try await Self.waitUntilGone(pid)
@@ -280,7 +282,8 @@ public final class RestartableTestServers: Sendable {
             else { return nil }
             // "<pid> (<name>) <state> <ppid> …": the name may hold spaces, so read after its ')'.
             let fields = stat[stat.index(after: afterName)...].split(separator: " ")
-            return fields.count > 1 && pid_t(fields[1]) == pid ? child : nil
+            // A dead child of a stopped parent stays as a zombie until the parent goes: it holds nothing.
+            return fields.count > 1 && fields[0] != "Z" && pid_t(fields[1]) == pid ? child : nil
         }
     }
 
