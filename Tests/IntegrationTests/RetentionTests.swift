@@ -94,13 +94,13 @@ struct RetentionTests {
         _ = try await Self.read(stream, group: "gone", consumer: "g", count: 1, on: redis)
         // Idle thresholds with seconds of margin each way: a full suite can hold this test back
         // for a second between two statements.
-        try await Task.sleep(for: .milliseconds(4_000))
+        try await Task.sleep(for: .milliseconds(10_000))
         let live = try await Self.read(stream, group: "live", consumer: "l", count: 100, on: redis)
         try await redis.acknowledge(live.map(\.reference), group: "live")
 
         let patient = Self.trimmer(of: stream, abandonedAfter: 60_000, on: pool)
         #expect(try await patient.trimOnce().first?.removed == 0, "gone still holds its pending entry")
-        let impatient = Self.trimmer(of: stream, abandonedAfter: 2_500, on: pool)
+        let impatient = Self.trimmer(of: stream, abandonedAfter: 6_000, on: pool)
         let trim = try #require(try await impatient.trimOnce().first)
         #expect(trim.abandonedGroups == ["gone"])
         #expect(trim.removed == ids.count)
