@@ -210,7 +210,7 @@ let package = Package(
             swiftSettings: strict),
 
         // Starts real redis-server and PostgreSQL processes for the tests.
-        .target(name: "TestSupport", dependencies: ["Redis", "Postgres", "LocalServers"], path: "Tests/TestSupport", swiftSettings: strict),
+        .target(name: "TestSupport", dependencies: ["Redis", "Postgres", "LocalServers", "Provisioning"], path: "Tests/TestSupport", swiftSettings: strict),
         .testTarget(name: "CheckoutDomainTests", dependencies: ["CheckoutDomain"], swiftSettings: testSettings),
         .testTarget(
             name: "IdentityTests",

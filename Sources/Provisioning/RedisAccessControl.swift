@@ -91,10 +91,22 @@ public struct RedisAccessControl: Sendable {
         return password
     }
 
+    /// The ACL rule of Redis's default user: off, so that no connection can act as it.
+    ///
+    /// Its permissions still matter. When Redis 7.0 loads its append-only file, it replays each
+    /// `MULTI`/`EXEC` block as the default user and checks that user's permissions at `EXEC`;
+    /// a block they refuse is skipped with a log line, and the server starts without it. Every
+    /// publish-and-acknowledge of a worker is such a block, and so is Redis's own record of an
+    /// `XREADGROUP` that delivered several entries: with a default user allowed nothing, a
+    /// restart dropped published events, acknowledgements and pending entries, and the
+    /// observers saw a checkout's events out of order. Being off, the default user lends these
+    /// permissions to nobody but that replay.
+    public static let defaultUserRule = "user default off ~* &* +@all"
+
     /// An ACL file for `redis-server --aclfile`: the default user off, then every principal.
     /// It holds password hashes only. Redis allows no comments in it.
     public func aclFile(credentials: Credentials) throws(ProvisioningError) -> String {
-        var lines = ["user default off resetkeys resetchannels -@all"]
+        var lines = [Self.defaultUserRule]
         for principal in Principal.all {
             let password = try Self.password(of: principal, in: credentials)
             lines.append((["user", names.redisUser(for: principal), "on", Self.passwordRule(password)] + rules(for: principal))

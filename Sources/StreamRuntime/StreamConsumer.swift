@@ -159,6 +159,15 @@ private struct ConsumerLoop<Handler: StreamBatchHandler> {
                 }
                 delay = configuration.retryBackoffMilliseconds
             } catch {
+                if let error = error as? RedisError, error.code == .connectionLost || error.code == .connectionFailed {
+                    // Redis may have served a read whose reply never arrived (it went down
+                    // after adding the entries to this consumer's pending list): those entries
+                    // come before anything newer, so the pending list is read first, as at
+                    // start. Waiting for them to be claimed as idle would hand them to the
+                    // observers after later events of their checkout, out of causal order.
+                    held = []
+                    pendingCursors = Array(repeating: "0", count: configuration.streams.count)
+                }
                 if !inFlight.isEmpty && !(error is RedisError) && !consumer.handler.isOutage(error) {
                     inFlightFailures += 1
                     // A batch that keeps failing for its own sake goes back to Redis: its

@@ -1,6 +1,7 @@
 import Foundation
 import LocalServers
 import Postgres
+import Provisioning
 import Redis
 import Synchronization
 
@@ -90,7 +91,7 @@ public final class TestServers: Sendable {
         if !FileManager.default.fileExists(atPath: acl.path) {
             try RedisServer.writePrivateFile(
                 """
-                user default off resetkeys resetchannels -@all
+                \(RedisAccessControl.defaultUserRule)
                 user \(redisAdminUser) on >\(redisAdminPassword) ~* &* +@all
 
                 """, to: acl)
