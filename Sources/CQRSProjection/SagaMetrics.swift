@@ -46,8 +46,8 @@ final class SagaMetrics: Sendable {
     func prepare(metrics: any MetricsFactory) {
         Counter(label: ChorusMetric.checkoutsStarted.rawValue, factory: metrics).increment(by: 0)
         Counter(label: ChorusMetric.checkoutsCompleted.rawValue, factory: metrics).increment(by: 0)
-        for step in Self.failureSteps {
-            Counter(label: ChorusMetric.checkoutsFailed.rawValue, dimensions: [("reason", Self.reason(step))], factory: metrics).increment(by: 0)
+        for reason in FailureReason.allCases {
+            Counter(label: ChorusMetric.checkoutsFailed.rawValue, dimensions: [("reason", reason.rawValue)], factory: metrics).increment(by: 0)
         }
     }
 
@@ -57,20 +57,10 @@ final class SagaMetrics: Sendable {
             .record(duration)
     }
 
-    static let failureSteps: [EventType] = [.stockReservationFailed, .paymentDeclined, .orderRejected]
-
-    /// A bounded label: the step that failed, in snake case (`payment_declined`), never the
-    /// free-text reason.
+    /// A bounded label: the failure's reason in the one vocabulary (``FailureReason``), the
+    /// same word the read models and the bench show; `other` for anything else (an event from
+    /// before a reason was renamed), so that a stray string cannot grow the series.
     static func reason(_ failure: CheckoutFailed) -> String {
-        failureSteps.contains(failure.failedStep) ? reason(failure.failedStep) : "other"
-    }
-
-    static func reason(_ step: EventType) -> String {
-        var label = ""
-        for character in step.rawValue {
-            if character.isUppercase, !label.isEmpty { label.append("_") }
-            label += character.lowercased()
-        }
-        return label
+        FailureReason(rawValue: failure.reason)?.rawValue ?? "other"
     }
 }

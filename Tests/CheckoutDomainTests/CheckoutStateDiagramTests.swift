@@ -98,6 +98,18 @@ struct CheckoutStateDiagramTests {
         }
     }
 
+    @Test("every reason the rules give is in the one vocabulary, on the step it names, and every reason occurs")
+    func reasonsAreTheVocabulary() throws {
+        var seen: Set<FailureReason> = []
+        for event in Self.sagaPaths().joined() {
+            guard let text = event.failureReason else { continue }
+            let reason = try #require(FailureReason(rawValue: text), "\(text) is not a FailureReason")
+            #expect(reason.step == event.type)
+            seen.insert(reason)
+        }
+        #expect(seen == Set(FailureReason.allCases))
+    }
+
     @Test("docs/diagrams/checkout-states.mmd is the diagram the code draws (CHORUS_UPDATE_DIAGRAMS=1 rewrites it)")
     func committedDiagramMatchesTheCode() throws {
         let expected = Self.mermaid()

@@ -63,7 +63,7 @@ struct SagaRulesTests {
         #expect(
             StockReservationRule.decide(Self.facts, available: ["sku-a": 10])
                 == .stockReservationFailed(StockReservationFailed(
-                    checkoutID: Fixture.checkoutID, reason: "unknown_product", sku: "sku-b", requested: 1, available: 0)))
+                    checkoutID: Fixture.checkoutID, reason: "not_stocked_at_store", sku: "sku-b", requested: 1, available: 0)))
     }
 
     @Test("negative availability (more reserved than on hand) is reported as 0", arguments: [-1, -50])

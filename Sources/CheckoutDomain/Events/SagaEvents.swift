@@ -71,7 +71,7 @@ public struct StockReserved: EventPayload {
 public struct StockReservationFailed: EventPayload {
     public static let eventType = EventType.stockReservationFailed
     public var checkoutID: String
-    /// `insufficient_stock` or `unknown_product`.
+    /// A ``FailureReason`` of this step: `insufficient_stock` or `not_stocked_at_store`.
     public var reason: String
     public var sku: String
     public var requested: Int
@@ -105,7 +105,7 @@ public struct PaymentAuthorized: EventPayload {
 public struct PaymentDeclined: EventPayload {
     public static let eventType = EventType.paymentDeclined
     public var checkout: CheckoutFacts
-    /// `insufficient_funds` or `unknown_customer`.
+    /// A ``FailureReason`` of this step: `insufficient_funds` or `unknown_customer`.
     public var reason: String
     public var balanceCents: Int64
     public init(checkout: CheckoutFacts, reason: String, balanceCents: Int64) {
@@ -136,7 +136,8 @@ public struct OrderCreated: EventPayload {
 public struct OrderRejected: EventPayload {
     public static let eventType = EventType.orderRejected
     public var checkout: CheckoutFacts
-    /// `store_paused`, or `unknown_store` when order creation has never heard of the store.
+    /// A ``FailureReason`` of this step: `store_paused`, or `unknown_store` when order creation
+    /// has never heard of the store.
     public var reason: String
     public var paymentID: String
     public var amountCents: Int64
@@ -204,7 +205,7 @@ public struct StockReleased: EventPayload {
 public struct CheckoutFailed: EventPayload {
     public static let eventType = EventType.checkoutFailed
     public var checkoutID: String
-    /// The reason of the step that failed, e.g. `insufficient_stock`, `insufficient_funds`, `store_paused`.
+    /// The ``FailureReason`` of the step that failed, as that step gave it.
     public var reason: String
     /// The event that made the saga fail.
     public var failedStep: EventType

@@ -10,11 +10,11 @@ public enum StockReservationRule {
             let quantity = requested.units[sku] ?? 0
             guard let units = available[sku] else {
                 return .stockReservationFailed(StockReservationFailed(
-                    checkoutID: checkout.checkoutID, reason: "unknown_product", sku: sku, requested: quantity, available: 0))
+                    checkoutID: checkout.checkoutID, reason: FailureReason.notStockedAtStore.rawValue, sku: sku, requested: quantity, available: 0))
             }
             if units < quantity {
                 return .stockReservationFailed(StockReservationFailed(
-                    checkoutID: checkout.checkoutID, reason: "insufficient_stock", sku: sku,
+                    checkoutID: checkout.checkoutID, reason: FailureReason.insufficientStock.rawValue, sku: sku,
                     requested: quantity, available: max(0, units)))
             }
         }
@@ -38,10 +38,10 @@ public enum PaymentRule {
     /// - Parameter balanceCents: the customer's balance, or `nil` when the account is unknown.
     public static func decide(_ checkout: CheckoutFacts, balanceCents: Int64?) -> DomainEvent {
         guard let balance = balanceCents else {
-            return .paymentDeclined(PaymentDeclined(checkout: checkout, reason: "unknown_customer", balanceCents: 0))
+            return .paymentDeclined(PaymentDeclined(checkout: checkout, reason: FailureReason.unknownCustomer.rawValue, balanceCents: 0))
         }
         guard balance >= checkout.totalCents else {
-            return .paymentDeclined(PaymentDeclined(checkout: checkout, reason: "insufficient_funds", balanceCents: balance))
+            return .paymentDeclined(PaymentDeclined(checkout: checkout, reason: FailureReason.insufficientFunds.rawValue, balanceCents: balance))
         }
         return .paymentAuthorized(PaymentAuthorized(
             checkout: checkout,
@@ -58,8 +58,8 @@ public enum OrderCreationRule {
         let checkout = payment.checkout
         let refusal: String? =
             switch storeIsPaused {
-            case .none: "unknown_store"
-            case .some(true): "store_paused"
+            case .none: FailureReason.unknownStore.rawValue
+            case .some(true): FailureReason.storePaused.rawValue
             case .some(false): nil
             }
         if let refusal {
