@@ -111,6 +111,9 @@ public struct DeadLetterRetry: Sendable, Hashable, Encodable {
         case alreadyRetried = "already_retried"
         /// Skipped: there is nothing that can be published again.
         case notRetriable = "not_retriable"
+        /// Skipped: the entry cannot be read as an event (an unknown type, a malformed or invalid
+        /// payload), so every group would dead-letter it again; discard it instead.
+        case wouldFailAgain = "would_fail_again"
     }
 
     public var deadLetterID: String
@@ -135,11 +138,29 @@ public struct DeadLetterRetry: Sendable, Hashable, Encodable {
         case .republished: return "republished \(what) as \(republishedID ?? "?")"
         case .alreadyRetried: return "skipped \(what): already retried, as \(republishedID ?? "?")"
         case .notRetriable: return "skipped \(what): \(detail ?? "not retriable")"
+        case .wouldFailAgain: return "skipped \(what): it would fail again, \(detail ?? "it cannot be read as an event"); discard it (chorus dlq discard)"
         }
     }
 }
 
-/// The dead-letter stream: list its entries, show one, publish one again.
+/// What discarding one dead letter did.
+public struct DeadLetterDiscard: Sendable, Hashable, Encodable {
+    public var deadLetterID: String
+    public var eventType: String?
+    /// The entry recording the discard in ``DeadLetterQueue/discardRecordStream``; `nil` when
+    /// the letter was gone already (another operator discarded it, or it aged out).
+    public var recordID: String?
+
+    enum CodingKeys: String, CodingKey { case deadLetterID = "dead_letter_id", eventType = "event_type", recordID = "record_id" }
+
+    /// One line for the terminal.
+    public var summary: String {
+        guard let recordID else { return "skipped \(deadLetterID): no such dead letter any more" }
+        return "discarded \(deadLetterID) (\(eventType ?? "no type")), recorded as \(recordID)"
+    }
+}
+
+/// The dead-letter stream: list its entries, show one, publish one again, discard one.
 ///
 /// A retry appends the original entry's fields, unchanged, to the stream it came from. Every
 /// consumer group reading that stream receives it again; groups that had already applied the
@@ -176,6 +197,59 @@ public struct DeadLetterQueue: Sendable {
         redis.call('HSET', KEYS[1], ARGV[1], id, ARGV[2], id)
         return {1, id}
         """
+
+    /// The stream that records every discarded dead letter: its fields, who discarded it, and why.
+    /// Nothing trims it.
+    public var discardRecordStream: String { "\(target.topology.deadLetterStream):discarded" }
+
+    /// Records and deletes in one step inside Redis, so that a letter is never deleted without
+    /// its record, nor recorded twice. KEYS: the dead-letter stream, the record stream. ARGV: the
+    /// dead-letter id, who discards it, why.
+    static let discardScript = """
+        local found = redis.call('XRANGE', KEYS[1], ARGV[1], ARGV[1])
+        if #found == 0 then return false end
+        local command = {'XADD', KEYS[2], '*', 'dead_letter_id', ARGV[1], 'discarded_by', ARGV[2], 'note', ARGV[3]}
+        local fields = found[1][2]
+        for index = 1, #fields do command[#command + 1] = fields[index] end
+        local id = redis.call(unpack(command))
+        redis.call('XDEL', KEYS[1], ARGV[1])
+        return id
+        """
+
+    /// Removes the dead letter `id` from the dead-letter stream, after recording it with `by`
+    /// and `note` in ``discardRecordStream``.
+    /// - Throws: ``OperatorError/notFound(_:)`` when the dead-letter stream has no such entry.
+    public func discard(_ id: String, by: String, note: String) async throws(OperatorError) -> DeadLetterDiscard {
+        try await target.withRedis { redis in
+            try await discard(try await find(id, redis: redis), by: by, note: note, redis: redis)
+        }
+    }
+
+    /// Discards every dead letter there when it starts, oldest first, each recorded.
+    public func discardAll(by: String, note: String) async throws(OperatorError) -> [DeadLetterDiscard] {
+        try await target.withRedis { redis in
+            var outcomes: [DeadLetterDiscard] = []
+            let stream = target.topology.deadLetterStream
+            guard let newest = try await redis.reverseRange(of: stream, count: 1).first?.reference.id else { return outcomes }
+            var cursor: String?
+            pages: while true {
+                let page = try await redis.entries(of: stream, after: cursor, count: 200)
+                guard let last = page.last else { break }
+                for entry in page {
+                    guard Self.streamID(entry.reference.id, isAtOrBefore: newest) else { break pages }
+                    outcomes.append(try await discard(DeadLetterEntry(entry, retriedAs: nil), by: by, note: note, redis: redis))
+                }
+                cursor = last.reference.id
+            }
+            return outcomes
+        }
+    }
+
+    private func discard(_ letter: DeadLetterEntry, by: String, note: String, redis: RedisConnection) async throws -> DeadLetterDiscard {
+        let reply = try await redis.execute(
+            ["EVAL", Self.discardScript, "2", target.topology.deadLetterStream, discardRecordStream, letter.id, by, note])
+        return DeadLetterDiscard(deadLetterID: letter.id, eventType: letter.eventType, recordID: reply.string)
+    }
 
     /// How many dead letters there are, and the newest `limit` of them, newest first.
     public func list(limit: Int) async throws(OperatorError) -> (total: Int, entries: [DeadLetterEntry]) {
@@ -250,6 +324,15 @@ public struct DeadLetterQueue: Sendable {
         }
         guard !letter.original.isEmpty else {
             outcome.detail = "the original entry was deleted before it was read, so there is nothing to publish"
+            return outcome
+        }
+        // Every group reads an entry the same way: one that cannot be read as an event now will
+        // be dead-lettered again by every group, each adding a letter.
+        do {
+            _ = try EventEnvelope(streamFields: letter.original)
+        } catch {
+            outcome.outcome = .wouldFailAgain
+            outcome.detail = "\(error)"
             return outcome
         }
         // The groups that applied the event may have forgotten it by now, and would apply it

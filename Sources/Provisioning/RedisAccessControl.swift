@@ -27,8 +27,8 @@ public struct RedisAccessControl: Sendable {
     ]
 
     /// What the operator's tools do: read every stream, re-publish dead letters (in a script,
-    /// checked against a retry record), seed the demo data, and read-only diagnostics (`INFO`,
-    /// with its command statistics, and `MEMORY USAGE`).
+    /// checked against a retry record) or discard them (recorded), seed the demo data, and
+    /// read-only diagnostics (`INFO`, with its command statistics, and `MEMORY USAGE`).
     static let operatorCommands = [
         "+ping", "+xinfo", "+xpending", "+xrange", "+xrevrange", "+xread", "+xlen", "+xadd", "+type", "+exists",
         "+info", "+memory|usage",
@@ -71,6 +71,8 @@ public struct RedisAccessControl: Sendable {
         case .operator:
             return ["resetchannels", "~\(names.prefix):*"] + Self.operatorCommands + [
                 "(~\(topology.deadLetterStream):* +hset +hsetnx +hget +hmget +hgetall +hexists +hlen +hkeys)",
+                // Discarding a dead letter deletes it (after recording it, in a script).
+                "(~\(topology.deadLetterStream) +xdel)",
                 "(~\(names.prefix):demo-data:* +set +get +del +exists)",
             ]
         }

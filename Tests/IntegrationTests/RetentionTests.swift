@@ -149,7 +149,7 @@ struct RetentionTests {
         defer { Task { await system.shutdown() } }
         let topology = await system.topology
         let source = topology.checkoutStream(partition: 0)
-        let original = #"{"event_id":"old-1","type":"CheckoutCompleted","payload":"{}"}"#
+        let original = #"{"correlation_id":"c-1","event_id":"old-1","occurred_at":"2026-11-22T09:15:02.123Z","payload":"{\"checkout_id\":\"c-1\",\"order_id\":\"o-1\"}","producer":"a-test","type":"CheckoutCompleted"}"#
         let letterID = try #require(try await system.redis.append([OutgoingEntry(stream: topology.deadLetterStream, fields: [
             (DeadLetterFields.reason, "test"), (DeadLetterFields.sourceStream, source),
             (DeadLetterFields.sourceID, "\(Int64(Date().timeIntervalSince1970 * 1000) - 200 * 3_600_000)-0"),

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import Operations
 import ServiceSupport
 
@@ -6,7 +7,7 @@ import ServiceSupport
 struct DeadLetters: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "dlq",
-        abstract: "List, show and retry the entries consumer groups gave up on.",
+        abstract: "List, show, retry and discard the entries consumer groups gave up on.",
         discussion: """
             An entry goes to the dead-letter stream (<prefix>:dead-letter) when it cannot be decoded, or fails \
             CHORUS_MAX_DELIVERIES times, with the reason, the group, the stream it came from and its fields.
@@ -16,7 +17,7 @@ struct DeadLetters: AsyncParsableCommand {
               chorus dlq show 1732262102123-0
               chorus dlq retry 1732262102123-0
             """,
-        subcommands: [List.self, Show.self, Retry.self]
+        subcommands: [List.self, Show.self, Retry.self, Discard.self]
     )
 
     /// `chorus dlq list`.
@@ -152,6 +153,67 @@ struct DeadLetters: AsyncParsableCommand {
                 if outcomes.count > 1 { print("\(republished) republished, \(outcomes.count - republished) skipped") }
             }
             if id != nil, outcomes.contains(where: { $0.outcome == .notRetriable }) { throw ExitCode(1) }
+        }
+    }
+}
+
+extension DeadLetters {
+    /// `chorus dlq discard`.
+    struct Discard: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Remove dead letters that will never be applied, keeping a record of each.",
+            discussion: """
+                For letters a retry cannot help, such as an entry of an unknown event type or with a payload no \
+                version of Chorus reads (`chorus dlq retry` says "it would fail again" for those). Each letter is \
+                copied, with who discarded it and the note, to <prefix>:dead-letter:discarded, then deleted from \
+                the dead-letter stream, in one Lua script: a letter is never deleted without its record. Nothing \
+                trims the record; read it with `redis-cli XRANGE <prefix>:dead-letter:discarded - +`.
+
+                Exits 0; 1 when an id is unknown; 69 when Redis cannot be reached; 77 when it refuses the credentials.
+
+                Example:
+                  chorus dlq discard 1732262102123-0 --note "garbage from a test client"
+                  chorus dlq discard --all --note "unknown event types after the v2 rollback"
+                """
+        )
+
+        @OptionGroup var connection: OperatorOptions
+
+        @Argument(help: "The dead letters' ids (from `chorus dlq list`).")
+        var ids: [String] = []
+
+        @Flag(help: "Discard every dead letter there now.")
+        var all = false
+
+        @Option(help: "Why they are discarded; kept in the record.")
+        var note: String
+
+        @Option(help: "Who discards them, for the record (default: this machine's user).")
+        var by: String = ProcessInfo.processInfo.environment["USER"] ?? ProcessInfo.processInfo.userName
+
+        @Flag(help: "Print JSON instead of text.")
+        var json = false
+
+        func validate() throws {
+            guard ids.isEmpty != !all else { throw ValidationError("give either dead letter ids or --all") }
+            guard !note.trimmingCharacters(in: .whitespaces).isEmpty else { throw ValidationError("--note must say why") }
+        }
+
+        func run() async throws {
+            let queue = DeadLetterQueue(target: try connection.target())
+            let (ids, all, note, by) = (ids, all, note, by)
+            let outcomes = try await OperatorCommand.run("dlq discard") { () async throws(OperatorError) in
+                if all { return try await queue.discardAll(by: by, note: note) }
+                var outcomes: [DeadLetterDiscard] = []
+                for id in ids { outcomes.append(try await queue.discard(id, by: by, note: note)) }
+                return outcomes
+            }
+            if json {
+                try OperatorCommand.printJSON(outcomes)
+            } else {
+                if outcomes.isEmpty { print("the dead-letter stream is empty") }
+                for outcome in outcomes { print(outcome.summary) }
+            }
         }
     }
 }

@@ -7,8 +7,8 @@ import Testing
 
 @Suite("Operator: dead letters", .serialized)
 struct DeadLetterQueueTests {
-    @Test("an undecodable entry is listed and shown with its reason; a retry republishes it once, whichever group's dead letter is retried")
-    func listShowAndRetryOnce() async throws {
+    @Test("an undecodable entry is listed and shown with its reason; a retry refuses it, since every group would dead-letter it again")
+    func listShowAndRefuseWhatWouldFailAgain() async throws {
         let system = try await ChorusSystem.start([.audit, .eventStore])
         defer { Task { await system.shutdown() } }
         let queue = DeadLetterQueue(target: system.operatorTarget)
@@ -34,10 +34,26 @@ struct DeadLetterQueueTests {
         #expect(shown.detailedDescription.contains("\"checkout_id\" : \"x\""), "the payload is laid out as JSON")
 
         let retried = try await queue.retry(first.id)
+        #expect(retried.outcome == .wouldFailAgain)
+        #expect(retried.detail?.contains("NoSuchEvent") == true, "\(retried.summary)")
+        #expect(retried.summary.contains("chorus dlq discard"))
+        #expect(try await system.copies(of: eventID, in: stream) == 1, "nothing republished")
+    }
+
+    @Test("a dead letter of a readable event is republished once, with its original fields, whichever group's letter is retried")
+    func retryOnce() async throws {
+        let system = try await ChorusSystem.start([.audit, .eventStore])
+        defer { Task { await system.shutdown() } }
+        let queue = DeadLetterQueue(target: system.operatorTarget)
+        let (eventID, stream) = try await system.appendDeadLetteredEvent(groups: ["audit", "event-store"])
+        let listing = try await queue.list(limit: 10)
+        let first = try #require(listing.entries.last)
+
+        let retried = try await queue.retry(first.id)
         #expect(retried.outcome == .republished)
         let newID = try #require(retried.republishedID)
         let republished = try #require(try await system.redis.entry(newID, in: stream))
-        #expect(republished.fields == shown.original, "the original fields, unchanged")
+        #expect(republished.fields == first.original, "the original fields, unchanged")
         #expect(try await system.copies(of: eventID, in: stream) == 2)
 
         let again = try await queue.retry(first.id)
@@ -51,13 +67,11 @@ struct DeadLetterQueueTests {
 
     @Test("retry --all republishes each source entry once and skips what was retried")
     func retryAll() async throws {
-        let system = try await ChorusSystem.start([.audit])
+        let system = try await ChorusSystem.start([])
         defer { Task { await system.shutdown() } }
         let queue = DeadLetterQueue(target: system.operatorTarget)
-        let one = try await system.appendUndecodableEntry()
-        let two = try await system.appendUndecodableEntry()
-        _ = try await ChorusSystem.eventually("two dead letters") { try await system.deadLetters().count == 2 ? true : nil }
-        await system.stop(.audit)
+        let one = try await system.appendDeadLetteredEvent(groups: ["audit"])
+        let two = try await system.appendDeadLetteredEvent(groups: ["audit"])
 
         let outcomes = try await queue.retryAll()
         #expect(outcomes.map(\.outcome) == [.republished, .republished])
@@ -67,8 +81,8 @@ struct DeadLetterQueueTests {
         #expect(try await system.copies(of: two.eventID, in: two.stream) == 2)
     }
 
-    @Test("retry --all while the failing groups still run retries only the dead letters there when it started")
-    func retryAllDoesNotFeedOnItself() async throws {
+    @Test("retry --all of letters that would fail again publishes nothing, and the dead letters do not grow")
+    func retryAllDoesNotGrowTheLetters() async throws {
         let system = try await ChorusSystem.start([.audit, .eventStore])
         defer { Task { await system.shutdown() } }
         let queue = DeadLetterQueue(target: system.operatorTarget)
@@ -76,16 +90,41 @@ struct DeadLetterQueueTests {
         _ = try await system.appendUndecodableEntry()
         _ = try await ChorusSystem.eventually("four dead letters") { try await system.deadLetters().count == 4 ? true : nil }
 
-        // Each republished entry fails again at once and is dead-lettered anew while this runs.
-        let outcomes = try await queue.retryAll()
-        #expect(outcomes.count == 4)
-        #expect(outcomes.filter { $0.outcome == .republished }.count == 2)
-        #expect(outcomes.filter { $0.outcome == .alreadyRetried }.count == 2)
-        _ = try await ChorusSystem.eventually("the republished entries to be dead-lettered again") {
-            try await system.deadLetters().count == 8 ? true : nil
+        for _ in 0..<3 {
+            let outcomes = try await queue.retryAll()
+            #expect(outcomes.count == 4)
+            #expect(outcomes.allSatisfy { $0.outcome == .wouldFailAgain })
+            try await system.waitUntilQuiet()
+            #expect(try await system.deadLetters().count == 4)
         }
-        try await system.waitUntilQuiet()
-        #expect(try await system.deadLetters().count == 8)
+    }
+
+    @Test("discard records each letter (who, why, its fields) before deleting it; --all takes what is there; an unknown id is not found")
+    func discardIsRecorded() async throws {
+        let system = try await ChorusSystem.start([.audit, .eventStore])
+        defer { Task { await system.shutdown() } }
+        let queue = DeadLetterQueue(target: system.operatorTarget)
+        let (eventID, _) = try await system.appendUndecodableEntry()
+        _ = try await system.appendUndecodableEntry()
+        _ = try await ChorusSystem.eventually("four dead letters") { try await system.deadLetters().count == 4 ? true : nil }
+        let letters = try await system.deadLetters()
+        let first = try #require(letters.first)
+
+        let discarded = try await queue.discard(first.reference.id, by: "sam", note: "garbage from a test client")
+        let recordID = try #require(discarded.recordID)
+        #expect(try await system.deadLetters().map(\.reference.id) == letters.dropFirst().map(\.reference.id))
+        let record = try #require(try await system.redis.entry(recordID, in: queue.discardRecordStream))
+        #expect(record.fields["dead_letter_id"] == first.reference.id)
+        #expect(record.fields["discarded_by"] == "sam" && record.fields["note"] == "garbage from a test client")
+        #expect(record.fields.filter { first.fields[$0.key] != nil } == first.fields, "the letter's own fields, kept")
+        #expect(record.fields[DeadLetterFields.entry]?.contains(eventID) == true)
+        await #expect(throws: OperatorError.self) { try await queue.discard(first.reference.id, by: "sam", note: "again") }
+
+        let rest = try await queue.discardAll(by: "sam", note: "all of them")
+        #expect(rest.count == 3 && rest.allSatisfy { $0.recordID != nil })
+        #expect(try await system.deadLetters().isEmpty)
+        #expect(try await system.redis.range(of: queue.discardRecordStream).count == 4)
+        await #expect(throws: OperatorError.self) { try await queue.discard("1-0", by: "sam", note: "none") }
     }
 
     @Test("stream ids compare by milliseconds, then by sequence")
@@ -101,8 +140,8 @@ struct DeadLetterQueueTests {
     func concurrentRetriesPublishOnce() async throws {
         let system = try await ChorusSystem.start([.audit])
         defer { Task { await system.shutdown() } }
-        let (eventID, stream) = try await system.appendUndecodableEntry()
-        let letter = try await ChorusSystem.eventually("the dead letter") { try await system.deadLetters().first }
+        let (eventID, stream) = try await system.appendDeadLetteredEvent(groups: ["audit"])
+        let letter = try #require(try await system.deadLetters().first)
         let target = system.operatorTarget
         let outcomes = try await withThrowingTaskGroup(of: DeadLetterRetry.self) { group in
             for _ in 0..<8 {
