@@ -145,7 +145,7 @@ struct AdminRoutes: Sendable {
             return try JSONBody.response(Published(eventID: eventID, type: event.type), status: .accepted)
         }
         let fingerprint = EventIdentity.fingerprint("admin|\(event.type.rawValue)|\(event.encodedPayload())")
-        let eventID = try await routes.idempotencyKeys.once(key: key, fingerprint: fingerprint) { _ in
+        let (eventID, _) = try await routes.idempotencyKeys.once(key: key, fingerprint: fingerprint) { _ in
             let eventID = EventIdentity.requestEventID(idempotencyKey: key, purpose: "admin")
             return (eventID, entry(eventID))
         }

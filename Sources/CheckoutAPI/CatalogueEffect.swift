@@ -3,7 +3,9 @@ import ExactlyOnce
 import Postgres
 
 /// The checkout API's own view of the catalogue, stores and customers, built from reference
-/// events, so that it can price and validate checkouts without reading another service's data.
+/// events, so that it can price and validate checkouts without reading another service's data;
+/// and the outcome of each checkout started with an `Idempotency-Key`, from its terminal event,
+/// so that a repeat of the request answers the checkout's status as it is now.
 public struct CatalogueEffect: SingleEventEffect {
     public let worker = Worker.checkoutAPI
     public let schema = "checkout_api"
@@ -44,6 +46,10 @@ public struct CatalogueEffect: SingleEventEffect {
                 created_at      timestamptz NOT NULL DEFAULT now()
             )
             """,
+            // The checkout's outcome, once its terminal event arrives; added after the first release.
+            "ALTER TABLE checkout_api.idempotency_keys ADD COLUMN IF NOT EXISTS outcome text",
+            "ALTER TABLE checkout_api.idempotency_keys ADD COLUMN IF NOT EXISTS failure_reason text",
+            "CREATE INDEX IF NOT EXISTS idempotency_keys_by_resource ON checkout_api.idempotency_keys (resource_id)",
         ]
     }
 
@@ -73,6 +79,15 @@ public struct CatalogueEffect: SingleEventEffect {
             try database.query(
                 "INSERT INTO checkout_api.customers (customer_id, name) VALUES ($1, $2) ON CONFLICT (customer_id) DO UPDATE SET name = EXCLUDED.name",
                 [event.customerID, event.name])
+        case .checkoutCompleted(let event):
+            // Only checkouts started with a key have a row; for the others this touches nothing.
+            try database.query(
+                "UPDATE checkout_api.idempotency_keys SET outcome = 'completed' WHERE resource_id = $1",
+                [event.checkoutID])
+        case .checkoutFailed(let event):
+            try database.query(
+                "UPDATE checkout_api.idempotency_keys SET outcome = 'failed', failure_reason = $2 WHERE resource_id = $1",
+                [event.checkoutID, event.reason])
         default:
             break
         }

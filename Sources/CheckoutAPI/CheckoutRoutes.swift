@@ -39,10 +39,14 @@ public struct CheckoutRoutes: Sendable {
     static let producer = Worker.checkoutAPI.rawValue
 
     /// The body of a 202 answer to `POST /checkouts`.
+    /// The answer to `POST /checkouts`: the checkout, and its status as checkout-api knows it:
+    /// `pending` until its terminal event arrives, then `completed` or `failed` (with the reason),
+    /// which a repeat with the same `Idempotency-Key` answers.
     struct Accepted: Encodable {
         var checkoutID: String
         var status = "pending"
-        enum CodingKeys: String, CodingKey { case checkoutID = "checkout_id", status }
+        var failureReason: String?
+        enum CodingKeys: String, CodingKey { case checkoutID = "checkout_id", status, failureReason = "failure_reason" }
     }
 
     struct Product: Encodable {
@@ -110,7 +114,7 @@ public struct CheckoutRoutes: Sendable {
             logger.debug("checkout accepted", metadata: ["checkout_id": "\(checkoutID)", "correlation_id": "\(requestID ?? checkoutID)"])
             return try accepted(checkoutID)
         }
-        let checkoutID = try await idempotencyKeys.once(key: key, fingerprint: EventIdentity.fingerprint("checkout|" + body.canonicalText)) {
+        let (checkoutID, outcome) = try await idempotencyKeys.once(key: key, fingerprint: EventIdentity.fingerprint("checkout|" + body.canonicalText)) {
             [self] database in
             let checkoutID = EventIdentity.checkoutID(idempotencyKey: key)
             return try initiation(
@@ -119,7 +123,7 @@ public struct CheckoutRoutes: Sendable {
                 actor: actor, in: database)
         }
         logger.debug("checkout accepted", metadata: ["checkout_id": "\(checkoutID)", "correlation_id": "\(requestID ?? checkoutID)"])
-        return try accepted(checkoutID)
+        return try accepted(checkoutID, outcome: outcome)
     }
 
     /// Validates and prices the request into the `CheckoutInitiated` that starts the saga.
@@ -180,8 +184,13 @@ public struct CheckoutRoutes: Sendable {
         }
     }
 
-    private func accepted(_ checkoutID: String) throws -> Response {
-        try JSONBody.response(Accepted(checkoutID: checkoutID), status: .accepted, headers: [.location: "/projections/\(checkoutID)"])
+    private func accepted(_ checkoutID: String, outcome: IdempotencyKeys.Outcome? = nil) throws -> Response {
+        var body = Accepted(checkoutID: checkoutID)
+        if let outcome {
+            body.status = outcome.status
+            body.failureReason = outcome.failureReason
+        }
+        return try JSONBody.response(body, status: .accepted, headers: [.location: "/projections/\(checkoutID)"])
     }
 
     static func problem(for rejection: CheckoutRejection) -> Problem {

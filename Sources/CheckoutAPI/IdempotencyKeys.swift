@@ -41,12 +41,13 @@ struct IdempotencyKeys: Sendable {
     ///   - make: validates the request and builds the resource's id and its event; not called for a
     ///     repeat. It runs on the database connection's thread, so that looking the key up, building
     ///     the event and storing it cost one hop there.
-    /// - Returns: the resource's id (the first request's, for a repeat).
+    /// - Returns: the resource's id (the first request's, for a repeat) and, for a repeat, the
+    ///   outcome its terminal event recorded, if it has arrived.
     func once(
         key: String,
         fingerprint: String,
         make: @escaping @Sendable (isolated PostgresConnection) throws -> (resourceID: String, entry: OutgoingEntry)
-    ) async throws -> String {
+    ) async throws -> (resourceID: String, outcome: Outcome?) {
         // Safe to run twice: a second run finds what the first one stored.
         let stored = try await database.withConnection(retryingOnceIfLost: { connection in try await connection.run { database in
             if let first = try Self.stored(key: key, in: database) { return first }
@@ -59,7 +60,7 @@ struct IdempotencyKeys: Sendable {
                 [key, fingerprint, resourceID, entry.stream, try Self.encode(entry.fields)])
             // A concurrent request with the same key stored first: answer as a repeat.
             if inserted.affectedRows == 0, let first = try Self.stored(key: key, in: database) { return first }
-            return StoredRequest(fingerprint: fingerprint, resourceID: resourceID, entry: entry, published: false)
+            return StoredRequest(fingerprint: fingerprint, resourceID: resourceID, entry: entry, published: false, outcome: nil)
         } })
         guard stored.fingerprint == fingerprint else {
             throw Problem.unprocessable("this Idempotency-Key was used with another request body", slug: "idempotency-key-reused")
@@ -68,7 +69,13 @@ struct IdempotencyKeys: Sendable {
             try await publish(stored.entry)
             publishedMarks.add(key)
         }
-        return stored.resourceID
+        return (stored.resourceID, stored.outcome)
+    }
+
+    /// How the resource's saga ended: `completed` or `failed`, with the failure's reason.
+    struct Outcome: Sendable, Hashable {
+        var status: String
+        var failureReason: String?
     }
 
     /// A request stored under its key, with the event it publishes.
@@ -77,12 +84,13 @@ struct IdempotencyKeys: Sendable {
         var resourceID: String
         var entry: OutgoingEntry
         var published: Bool
+        var outcome: Outcome?
     }
 
     private static func stored(key: String, in database: isolated PostgresConnection) throws -> StoredRequest? {
         guard let row = try database.query(
             """
-            SELECT fingerprint, resource_id, stream, event_fields::text AS event_fields, published
+            SELECT fingerprint, resource_id, stream, event_fields::text AS event_fields, published, outcome, failure_reason
             FROM checkout_api.idempotency_keys WHERE idempotency_key = $1
             """,
             [key]).first
@@ -90,7 +98,10 @@ struct IdempotencyKeys: Sendable {
         return StoredRequest(
             fingerprint: try row.decode("fingerprint"), resourceID: try row.decode("resource_id"),
             entry: OutgoingEntry(stream: try row.decode("stream"), fields: try decode(try row.decode("event_fields"))),
-            published: try row.decode("published"))
+            published: try row.decode("published"),
+            outcome: try row.decodeIfPresent("outcome", as: String.self).map { status in
+                Outcome(status: status, failureReason: try row.decodeIfPresent("failure_reason", as: String.self))
+            })
     }
 
     static func encode(_ fields: [(name: String, value: String)]) throws -> String {

@@ -73,7 +73,8 @@ public enum Worker: String, CaseIterable, Sendable, Codable {
     public var handles: Set<EventType> {
         switch self {
         case .checkoutAPI:
-            [.storeOpened, .storePaused, .storeResumed, .productRegistered, .productRepriced, .customerRegistered]
+            [.storeOpened, .storePaused, .storeResumed, .productRegistered, .productRepriced, .customerRegistered,
+             .checkoutCompleted, .checkoutFailed]
         case .eventStore, .audit, .cqrsProjection:
             Set(EventType.allCases)
         case .stockReservation:

@@ -101,7 +101,7 @@ struct StreamTopologyTests {
     @Test(
         "each worker reads the reference stream first when it needs reference data, then the checkout streams when it needs those",
         arguments: [
-            (Worker.checkoutAPI, ["chorus:reference"]),
+            (Worker.checkoutAPI, ["chorus:reference"] + checkouts),
             (.eventStore, ["chorus:reference"] + checkouts),
             (.stockReservation, ["chorus:reference"] + checkouts),
             (.payment, ["chorus:reference"] + checkouts),

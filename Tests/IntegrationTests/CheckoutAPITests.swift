@@ -102,6 +102,45 @@ struct CheckoutAPITests {
         #expect(reused.json?["type"]?.string == "/problems/idempotency-key-reused")
     }
 
+    @Test("a repeat with the same Idempotency-Key answers the checkout's status as it is now: pending, then completed, or failed with its reason")
+    func repeatAnswersTheCurrentStatus() async throws {
+        let system = try await ChorusSystem.start()
+        defer { Task { await system.shutdown() } }
+        try await system.seed(products: [("SKU-1", 100, 5)], customers: [("cus-1", 10_000), ("cus-poor", 10)])
+
+        // While order creation is down the saga cannot end: the first answer, and a repeat, say pending.
+        await system.stop(.orderCreation)
+        let first = try await system.checkout(customer: "cus-1", store: "store-01", items: [("SKU-1", 1)], idempotencyKey: "now-and-later")
+        #expect(first.status == 202 && first.json?["status"]?.string == "pending")
+        let checkoutID = try #require(first.json?["checkout_id"]?.string)
+        try await system.waitUntilQuiet()
+        let meanwhile = try await system.checkout(customer: "cus-1", store: "store-01", items: [("SKU-1", 1)], idempotencyKey: "now-and-later")
+        #expect(meanwhile.json?["status"]?.string == "pending")
+        #expect(meanwhile.json?["failure_reason"] == nil)
+
+        try await system.start(.orderCreation)
+        _ = try await system.terminalCheckout(checkoutID)
+        let later = try await ChorusSystem.eventually("checkout-api to learn the outcome") { () async throws -> HTTPAnswer? in
+            let answer = try await system.checkout(customer: "cus-1", store: "store-01", items: [("SKU-1", 1)], idempotencyKey: "now-and-later")
+            return answer.json?["status"]?.string == "pending" ? nil : answer
+        }
+        #expect(later.status == 202)
+        #expect(later.json?["checkout_id"]?.string == checkoutID)
+        #expect(later.json?["status"]?.string == "completed")
+
+        let poor = try await system.checkout(customer: "cus-poor", store: "store-01", items: [("SKU-1", 1)], idempotencyKey: "too-dear")
+        let poorID = try #require(poor.json?["checkout_id"]?.string)
+        _ = try await system.terminalCheckout(poorID)
+        let failed = try await ChorusSystem.eventually("checkout-api to learn the failure") { () async throws -> HTTPAnswer? in
+            let answer = try await system.checkout(customer: "cus-poor", store: "store-01", items: [("SKU-1", 1)], idempotencyKey: "too-dear")
+            return answer.json?["status"]?.string == "pending" ? nil : answer
+        }
+        #expect(failed.json?["status"]?.string == "failed")
+        #expect(failed.json?["failure_reason"]?.string == "insufficient_funds")
+        let initiated = try await system.allEntries().filter { $0.fields["type"] == "CheckoutInitiated" }
+        #expect(initiated.count == 2, "repeats start nothing")
+    }
+
     @Test("an Idempotency-Key that is empty, too long or holds a control character is refused with 400 and starts nothing")
     func malformedIdempotencyKeys() async throws {
         let system = try await ChorusSystem.start([.checkoutAPI])
