@@ -41,10 +41,13 @@ public struct ReadModelRoutes: Sendable {
         }
     }
 
+    /// One page of a customer's orders, newest first; `next` is the following page's path, absent
+    /// on the last page.
     struct CustomerOrders: Encodable {
         var customerID: String
         var orders: [CustomerOrder]
-        enum CodingKeys: String, CodingKey { case customerID = "customer_id", orders }
+        var next: String?
+        enum CodingKeys: String, CodingKey { case customerID = "customer_id", orders, next }
     }
 
     struct StockLevel: Encodable {
@@ -92,24 +95,44 @@ public struct ReadModelRoutes: Sendable {
                 customerID: try row.decode("customer_id"), name: try row.decodeIfPresent("name"),
                 email: try row.decodeIfPresent("email"), balanceCents: try row.decode("balance_cents")))
         }
-        router.get("/customers/:id/orders") { _, context -> Response in
+        router.get("/customers/:id/orders") { request, context -> Response in
             let id = try context.parameters.require("id")
             try context.authorize(.readCustomer(id), notFound: "no customer \(id)")
+            let page = try PageRequest(request)
+            // Newest first, by (created_at in microseconds, order_id): the cursor is that pair.
+            var position: (micros: Int64, orderID: String)?
+            if let after = page.after {
+                let parts = after.split(separator: " ", maxSplits: 1)
+                guard parts.count == 2, let micros = Int64(parts[0]) else {
+                    throw Problem.badRequest("after must be a cursor from a previous page's next link", slug: "invalid-parameter")
+                }
+                position = (micros, String(parts[1]))
+            }
             let rows = try await database.connection.query(
                 """
                 SELECT order_id, checkout_id, store_id, total_cents, lines::text AS lines,
+                       (extract(epoch FROM created_at) * 1000000)::bigint AS created_micros,
                        to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS created_at
-                FROM cqrs_projection.orders_by_customer WHERE customer_id = $1 ORDER BY created_at DESC, order_id
+                FROM cqrs_projection.orders_by_customer
+                WHERE customer_id = $1
+                  AND ($2::bigint IS NULL OR (extract(epoch FROM created_at) * 1000000)::bigint < $2
+                       OR ((extract(epoch FROM created_at) * 1000000)::bigint = $2 AND order_id > $3))
+                ORDER BY created_at DESC, order_id
+                LIMIT $4
                 """,
-                [id])
-            let orders = try rows.map { row in
+                [id, position?.micros, position?.orderID, page.limit + 1])
+            let orders = try rows.prefix(page.limit).map { row in
                 CustomerOrder(
                     orderID: try row.decode("order_id"), checkoutID: try row.decode("checkout_id"), storeID: try row.decode("store_id"),
                     totalCents: try row.decode("total_cents"),
                     lines: try JSONDecoder().decode([CheckoutLine].self, from: Data(try row.decode("lines", as: String.self).utf8)),
                     createdAt: try row.decode("created_at"))
             }
-            return try JSONBody.response(CustomerOrders(customerID: id, orders: orders))
+            let last = rows.count > page.limit ? rows[page.limit - 1] : nil
+            let next = try page.next(
+                path: "/customers/\(PageRequest.pathSegment(id))/orders",
+                lastPosition: try last.map { "\(try $0.decode("created_micros", as: Int64.self)) \(try $0.decode("order_id", as: String.self))" })
+            return try JSONBody.response(CustomerOrders(customerID: id, orders: orders, next: next?.link), headers: next?.header ?? [:])
         }
         router.get("/stores/:id/stock") { _, context -> Response in
             let id = try context.parameters.require("id")

@@ -65,14 +65,32 @@ public struct EventStoreRoutes: Sendable {
         }
         router.get("/projections/:id/events") { request, context -> Response in
             let history = try await self.history(request, context)
-            return try JSONBody.response(history.events.map { stored in
+            // Pages by version: an aggregate such as a customer or a store gains events forever.
+            let page = try PageRequest(request)
+            var after = 0
+            if let cursor = page.after {
+                guard let version = Int(cursor), version >= 0 else {
+                    throw Problem.badRequest("after must be a cursor from a previous page's next link", slug: "invalid-parameter")
+                }
+                after = version
+            }
+            let rest = history.events.drop { $0.version <= after }
+            let events = rest.prefix(page.limit)
+            let next = page.next(
+                path: "/projections/\(PageRequest.pathSegment(history.reference.id))/events",
+                lastPosition: rest.count > page.limit ? events.last.map { String($0.version) } : nil)
+            var headers = next?.header ?? [:]
+            if request.uri.queryParameters.get("kind") != nil, let link = next?.link {
+                headers[.link] = "<\(link)&kind=\(history.reference.kind.rawValue)>; rel=\"next\""
+            }
+            return try JSONBody.response(events.map { stored in
                 HistoryEntry(
                     position: stored.position, version: stored.version, eventID: stored.envelope.eventID,
                     type: stored.envelope.event.type, payload: DomainEventPayload(event: stored.envelope.event),
                     correlationID: stored.envelope.metadata.correlationID, causationID: stored.envelope.metadata.causationID,
                     producer: stored.envelope.metadata.producer, occurredAt: Timestamp.format(stored.envelope.metadata.occurredAt),
                     actor: stored.envelope.metadata.actor)
-            })
+            }, headers: headers)
         }
     }
 
