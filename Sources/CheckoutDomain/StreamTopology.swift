@@ -110,6 +110,12 @@ public enum Worker: String, CaseIterable, Sendable, Codable {
     /// read models): it emits nothing, so no step of a saga waits on it.
     public var isObserver: Bool { emits.isEmpty }
 
+    /// Whether a step of a saga waits on this worker's consumer. Not for the observers, nor for
+    /// checkout-api, whose consumer only keeps its catalogue (which its own admin requests write
+    /// through at once) and the outcomes a repeated request answers: such a consumer may wait a
+    /// little for larger batches.
+    public var isOnTheSagasPath: Bool { !isObserver && self != .checkoutAPI }
+
     var readsCheckoutStreams: Bool { handles.contains { !$0.isReferenceData } }
     var readsReferenceStream: Bool { handles.contains { $0.isReferenceData } }
 }

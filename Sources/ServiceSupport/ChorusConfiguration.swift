@@ -53,9 +53,10 @@ public struct ChorusConfiguration: Sendable, Hashable {
     public var abandonedGroupMilliseconds: Int
     /// `CHORUS_DEAD_LETTER_RETENTION_HOURS`: dead letters older than this are trimmed; 0 keeps them.
     public var deadLetterRetentionHours: Int
-    /// `CHORUS_OBSERVER_LINGER_MS`: after a small batch, how long the event store, the audit
-    /// trail and the projection wait before reading again, so that they handle larger batches.
-    /// No step of a checkout waits on them; 0 reads again at once.
+    /// `CHORUS_OBSERVER_LINGER_MS`: after a small batch, how long the consumers no step of a
+    /// checkout waits on (the event store, the audit trail, the projection, checkout-api's; see
+    /// `Worker.isOnTheSagasPath`) wait before reading again, so that they handle larger batches;
+    /// 0 reads again at once.
     public var observerLingerMilliseconds: Int
 
     /// `CHORUS_CUSTOMER_CHECKOUT_RATE`: checkouts one customer may place per second at one

@@ -124,7 +124,7 @@ public struct ChorusProcess<Effect: EventEffect>: Service {
                 maxDeliveries: configuration.maxDeliveries,
                 // Checkout events rely on reference data (stores, stock, customers): apply it first.
                 drainFirst: streams.count > 1 && streams.contains(topology.referenceStream) ? [topology.referenceStream] : [],
-                lingerMilliseconds: worker.isObserver ? configuration.observerLingerMilliseconds : 0),
+                lingerMilliseconds: worker.isOnTheSagasPath ? 0 : configuration.observerLingerMilliseconds),
             redis: RedisConnection(configuration: redisConfiguration),
             handler: handler,
             logger: logger,
