@@ -39,3 +39,27 @@ chorus_check_redis_version() {
         exit 1
     fi
 }
+
+# The Python tools the contract checks use (scripts/validate-streams, scripts/generate-*,
+# scripts/api-fuzz), pinned in scripts/python-tools.txt, in a virtual environment of their own
+# under .build-tools/ (ignored by git). Sets CHORUS_PYTHON to its interpreter.
+chorus_python_tools() {
+    local venv=.build-tools/venv
+    local wanted=scripts/python-tools.txt
+    if ! command -v python3 >/dev/null 2>&1 || ! python3 -c 'import venv, ensurepip' >/dev/null 2>&1; then
+        local sudo=()
+        [ "$(id -u)" -ne 0 ] && sudo=(sudo)
+        echo "installing python3 and python3-venv"
+        export DEBIAN_FRONTEND=noninteractive
+        "${sudo[@]}" apt-get update -qq
+        "${sudo[@]}" apt-get install -y -qq --no-install-recommends python3 python3-venv >/dev/null
+    fi
+    if [ ! -x "$venv/bin/python" ] || ! cmp -s "$wanted" "$venv/installed.txt"; then
+        echo "installing the Python tools of $wanted in $venv"
+        python3 -m venv "$venv"
+        "$venv/bin/pip" install --quiet --disable-pip-version-check -r "$wanted"
+        cp "$wanted" "$venv/installed.txt"
+    fi
+    CHORUS_PYTHON=$PWD/$venv/bin/python
+    export CHORUS_PYTHON
+}

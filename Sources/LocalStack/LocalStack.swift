@@ -268,6 +268,12 @@ public struct LocalStack: Sendable {
         "pg_stat_statements.track": "top",
     ]
 
+    /// `api/openapi.json` beside `deploy/nginx` (the gateway's configuration directory).
+    public static func apiDocument(gatewayConfigDirectory: URL) -> URL {
+        gatewayConfigDirectory.standardizedFileURL.deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("api").appendingPathComponent("openapi.json")
+    }
+
     private func startGateway(_ supervisor: ProcessSupervisor) async throws {
         let runtime = dataDirectory.appendingPathComponent("gateway")
         try FileManager.default.createDirectory(at: runtime, withIntermediateDirectories: true)
@@ -293,6 +299,11 @@ public struct LocalStack: Sendable {
         if let keySet = FileManager.default.contents(atPath: LocalIdentity.keySetFile(dataDirectory: dataDirectory).path) {
             try keySet.write(to: published)
         }
+        // The HTTP contract, which the gateway serves at /openapi.json: api/openapi.json of the
+        // repository whose deploy/nginx is the gateway's configuration.
+        let contract = runtime.appendingPathComponent("openapi.json")
+        try? FileManager.default.removeItem(at: contract)
+        try? FileManager.default.copyItem(at: Self.apiDocument(gatewayConfigDirectory: gatewayConfigDirectory), to: contract)
         let nginx = try Binaries.find("nginx", in: ["/usr/sbin", "/usr/bin", "/usr/local/sbin", "/usr/local/bin"])
         try await supervisor.start(.init(
             name: "gateway", command: [nginx, "-p", runtime.path + "/", "-c", config.path, "-e", "stderr"],

@@ -140,6 +140,18 @@ struct GatewayTests {
         #expect(initiated.count == accepted.count)
     }
 
+    @Test("the gateway serves the HTTP contract at /openapi.json: api/openapi.json, byte for byte, to anyone")
+    func servesTheContract() async throws {
+        let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let gateway = try await Gateway.start(checkoutAPI: [1, 1], eventStore: 1, cqrsProjection: 1, adjustConfiguration: { $0 })
+        defer { gateway.stop() }
+        let answer = try await HTTPClient.send("GET", gateway.url("/openapi.json"))
+        #expect(answer.status == 200)
+        #expect(answer.header("Content-Type")?.hasPrefix("application/json") == true)
+        #expect(answer.body == (try Data(contentsOf: repository.appendingPathComponent("api/openapi.json"))))
+        #expect(try await HTTPClient.send("POST", gateway.url("/openapi.json")).status == 405)
+    }
+
     @Test("GET /health asks every service: 200 when all are ready, 503 naming the one that is not")
     func aggregatedHealth() async throws {
         let deployment = try await Deployment.start()
@@ -211,6 +223,8 @@ final class Gateway: Sendable {
         ).write(to: directory.appendingPathComponent("chorus.conf"), atomically: true, encoding: .utf8)
         try FileManager.default.copyItem(
             at: source.appendingPathComponent("response-headers.conf"), to: directory.appendingPathComponent("response-headers.conf"))
+        try FileManager.default.copyItem(
+            at: LocalStack.apiDocument(gatewayConfigDirectory: source), to: directory.appendingPathComponent("openapi.json"))
         try LocalCertificates.prepare(dataDirectory: directory)
         try LocalStack.tlsConfiguration(dataDirectory: directory)
             .write(to: directory.appendingPathComponent("tls.conf"), atomically: true, encoding: .utf8)
