@@ -76,7 +76,7 @@ public struct ReadModelRoutes: Sendable {
 
     public func register(on router: Router<ChorusRequestContext>) {
         router.get("/checkouts/:id") { _, context -> Response in
-            let id = try context.parameters.require("id")
+            let id = try context.pathParameter("id")
             guard context.identity != nil else { throw Problem.unauthenticated("reading a checkout needs a bearer token", error: nil) }
             guard let row = try await database.connection.query(
                 "SELECT state::text AS state FROM cqrs_projection.checkouts WHERE checkout_id = $1", [id]).first
@@ -86,7 +86,7 @@ public struct ReadModelRoutes: Sendable {
             return try JSONBody.response(state)
         }
         router.get("/customers/:id") { _, context -> Response in
-            let id = try context.parameters.require("id")
+            let id = try context.pathParameter("id")
             try context.authorize(.readCustomer(id), notFound: "no customer \(id)")
             guard let row = try await database.connection.query(
                 "SELECT customer_id, name, email, balance_cents FROM cqrs_projection.customer_balances WHERE customer_id = $1", [id]).first
@@ -96,7 +96,7 @@ public struct ReadModelRoutes: Sendable {
                 email: try row.decodeIfPresent("email"), balanceCents: try row.decode("balance_cents")))
         }
         router.get("/customers/:id/orders") { request, context -> Response in
-            let id = try context.parameters.require("id")
+            let id = try context.pathParameter("id")
             try context.authorize(.readCustomer(id), notFound: "no customer \(id)")
             let page = try PageRequest(request)
             // Newest first, by (created_at in microseconds, order_id): the cursor is that pair.
@@ -135,7 +135,7 @@ public struct ReadModelRoutes: Sendable {
             return try JSONBody.response(CustomerOrders(customerID: id, orders: orders, next: next?.link), headers: next?.header ?? [:])
         }
         router.get("/stores/:id/stock") { _, context -> Response in
-            let id = try context.parameters.require("id")
+            let id = try context.pathParameter("id")
             try context.authorize(.readStock)
             let rows = try await database.connection.query(
                 "SELECT sku, on_hand, reserved, sold FROM cqrs_projection.stock_levels WHERE store_id = $1 ORDER BY sku", [id])
@@ -149,7 +149,7 @@ public struct ReadModelRoutes: Sendable {
             return try JSONBody.response(StoreStock(storeID: id, items: items))
         }
         router.get("/stores/:id/sales") { request, context -> Response in
-            let id = try context.parameters.require("id")
+            let id = try context.pathParameter("id")
             try context.authorize(.readSales)
             let date = request.uri.queryParameters.get("date") ?? String(Timestamp.format(Date()).prefix(10))
             guard Self.isCalendarDate(date) else { throw Problem.badRequest("date must be YYYY-MM-DD", slug: "invalid-date") }
@@ -163,7 +163,8 @@ public struct ReadModelRoutes: Sendable {
     }
 
     static func isCalendarDate(_ text: String) -> Bool {
-        guard text.utf8.count == 10, let date = Timestamp.parse(text + "T00:00:00Z") else { return false }
+        // Year 0000 parses, but PostgreSQL's dates begin at 0001.
+        guard text.utf8.count == 10, !text.hasPrefix("0000"), let date = Timestamp.parse(text + "T00:00:00Z") else { return false }
         return Timestamp.format(date).hasPrefix(text)
     }
 }

@@ -43,14 +43,14 @@ struct AdminRoutes: Sendable {
         router.post("/admin/stores/:id/pause") { request, context -> Response in
             try context.authorize(.manageStores)
             let body = try await JSONBody.decode(PauseBody.self, from: request, maxBytes: routes.maxBodyBytes)
-            let id = try context.parameters.require("id")
+            let id = try context.pathParameter("id")
             try await requireKnown([.store(id, field: nil)])
             return try await publish(
                 .storePaused(StorePaused(storeID: id, reason: body.reason)), ids: ["store_id": id], request: request, context: context)
         }
         router.post("/admin/stores/:id/resume") { request, context -> Response in
             try context.authorize(.manageStores)
-            let id = try context.parameters.require("id")
+            let id = try context.pathParameter("id")
             try await requireKnown([.store(id, field: nil)])
             return try await publish(.storeResumed(StoreResumed(storeID: id)), ids: ["store_id": id], request: request, context: context)
         }
@@ -62,7 +62,7 @@ struct AdminRoutes: Sendable {
         router.post("/admin/products/:sku/price") { request, context -> Response in
             try context.authorize(.manageCatalogue)
             let body = try await JSONBody.decode(PriceBody.self, from: request, maxBytes: routes.maxBodyBytes)
-            let sku = try context.parameters.require("sku")
+            let sku = try context.pathParameter("sku")
             try await requireKnown([.product(sku, field: nil)])
             return try await publish(
                 .productRepriced(ProductRepriced(sku: sku, priceCents: body.priceCents)), ids: ["sku": sku], request: request, context: context)
@@ -81,7 +81,7 @@ struct AdminRoutes: Sendable {
         router.post("/admin/customers/:id/credit") { request, context -> Response in
             try context.authorize(.manageCustomers)
             let body = try await JSONBody.decode(CreditBody.self, from: request, maxBytes: routes.maxBodyBytes)
-            let id = try context.parameters.require("id")
+            let id = try context.pathParameter("id")
             try await requireKnown([.customer(id, field: nil)])
             return try await publish(.accountCredited(AccountCredited(customerID: id, amountCents: body.amountCents)),
                                      ids: ["customer_id": id], request: request, context: context)
@@ -132,7 +132,7 @@ struct AdminRoutes: Sendable {
         do {
             try event.payload.validate()
         } catch {
-            throw Problem.unprocessable(error.message, slug: "invalid-field")
+            throw Problem.unprocessable(error.message, slug: "invalid-field", field: error.field)
         }
         @Sendable func entry(_ eventID: String) -> OutgoingEntry {
             routes.publisher.entry(for: EventEnvelope.starting(

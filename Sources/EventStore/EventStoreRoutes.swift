@@ -95,7 +95,7 @@ public struct EventStoreRoutes: Sendable {
     }
 
     private func history(_ request: Request, _ context: ChorusRequestContext) async throws -> AggregateHistory {
-        let id = try context.parameters.require("id")
+        let id = try context.pathParameter("id")
         guard let caller = context.identity else { throw Problem.unauthenticated("reading the event store needs a bearer token", error: nil) }
         var kind: AggregateKind?
         if let name = request.uri.queryParameters.get("kind") {

@@ -132,7 +132,8 @@ public struct ChorusProcess<Effect: EventEffect>: Service {
         let groupMonitor = ConsumerGroupMonitor(group: worker.groupName, streams: streams, redis: resources.redis, metrics: metrics.factory)
             .periodically(every: .milliseconds(configuration.metricsIntervalMilliseconds), logger: logger)
 
-        let router = Router(context: ChorusRequestContext.self)
+        // HEAD is answered wherever GET is, as the gateway's 405 (Allow: GET, HEAD) promises.
+        let router = Router(context: ChorusRequestContext.self, options: .autoGenerateHeadEndpoints)
         // First, so that every line a request logs carries its one id.
         router.add(middleware: RequestIDMiddleware())
         // Outermost but that, so that it also counts the problem responses the next middleware makes.

@@ -14,8 +14,34 @@ extension EventPayload {
 /// An event's payload broke a rule of the contract.
 public struct EventValidationError: Error, Sendable, Hashable, CustomStringConvertible {
     public var message: String
-    public init(_ message: String) { self.message = message }
+    /// The payload member at fault, as the JSON names it, when one is.
+    public var field: String?
+    public init(_ message: String, field: String? = nil) {
+        self.message = message
+        self.field = field
+    }
     public var description: String { message }
+
+    /// Refuses text that holds a control character: PostgreSQL's `jsonb` cannot store U+0000 at
+    /// all (the event store and the audit trail would dead-letter the event that others applied),
+    /// and the others have no business in a name, an email or a reason either.
+    public static func requirePlainText(_ value: String, field: String) throws(EventValidationError) {
+        guard !value.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else {
+            throw EventValidationError("\(field) must not contain control characters", field: field)
+        }
+    }
+
+    /// Refuses an amount outside 0 … ``Money/maximumCents`` (or 1 … when it must be positive).
+    public static func requireAmount(_ cents: Int64, field: String, positive: Bool = false) throws(EventValidationError) {
+        if positive {
+            guard cents > 0 else { throw EventValidationError("\(field) must be positive", field: field) }
+        } else {
+            guard cents >= 0 else { throw EventValidationError("\(field) must not be negative", field: field) }
+        }
+        guard cents <= Money.maximumCents else {
+            throw EventValidationError("\(field) must be at most \(Money.maximumCents)", field: field)
+        }
+    }
 }
 
 /// Any event Chorus knows, with its typed payload.

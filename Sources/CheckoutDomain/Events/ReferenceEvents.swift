@@ -12,6 +12,7 @@ public struct StoreOpened: EventPayload {
         self.channel = channel
     }
     enum CodingKeys: String, CodingKey { case storeID = "store_id", name, channel }
+    public func validate() throws(EventValidationError) { try EventValidationError.requirePlainText(name, field: "name") }
 }
 
 /// A store stops taking orders; checkouts already under way are rejected at order creation.
@@ -24,6 +25,7 @@ public struct StorePaused: EventPayload {
         self.reason = reason
     }
     enum CodingKeys: String, CodingKey { case storeID = "store_id", reason }
+    public func validate() throws(EventValidationError) { try EventValidationError.requirePlainText(reason, field: "reason") }
 }
 
 /// A paused store takes orders again.
@@ -47,7 +49,8 @@ public struct ProductRegistered: EventPayload {
     }
     enum CodingKeys: String, CodingKey { case sku, name, priceCents = "price_cents" }
     public func validate() throws(EventValidationError) {
-        guard priceCents >= 0 else { throw EventValidationError("price_cents must not be negative") }
+        try EventValidationError.requirePlainText(name, field: "name")
+        try EventValidationError.requireAmount(priceCents, field: "price_cents")
     }
 }
 
@@ -62,7 +65,7 @@ public struct ProductRepriced: EventPayload {
     }
     enum CodingKeys: String, CodingKey { case sku, priceCents = "price_cents" }
     public func validate() throws(EventValidationError) {
-        guard priceCents >= 0 else { throw EventValidationError("price_cents must not be negative") }
+        try EventValidationError.requireAmount(priceCents, field: "price_cents")
     }
 }
 
@@ -81,9 +84,11 @@ public struct StockReceived: EventPayload {
     }
     enum CodingKeys: String, CodingKey { case storeID = "store_id", sku, quantity }
     public func validate() throws(EventValidationError) {
-        guard quantity > 0 else { throw EventValidationError("quantity must be positive") }
+        guard quantity > 0 else { throw EventValidationError("quantity must be positive", field: "quantity") }
         // Stock levels are 32-bit in every service's tables; one delivery stays far below that.
-        guard quantity <= Self.maxQuantity else { throw EventValidationError("quantity must be at most \(Self.maxQuantity)") }
+        guard quantity <= Self.maxQuantity else {
+            throw EventValidationError("quantity must be at most \(Self.maxQuantity)", field: "quantity")
+        }
     }
 }
 
@@ -104,7 +109,9 @@ public struct CustomerRegistered: EventPayload {
         case customerID = "customer_id", name, email, openingBalanceCents = "opening_balance_cents"
     }
     public func validate() throws(EventValidationError) {
-        guard openingBalanceCents >= 0 else { throw EventValidationError("opening_balance_cents must not be negative") }
+        try EventValidationError.requirePlainText(name, field: "name")
+        try EventValidationError.requirePlainText(email, field: "email")
+        try EventValidationError.requireAmount(openingBalanceCents, field: "opening_balance_cents")
     }
 }
 
@@ -119,6 +126,6 @@ public struct AccountCredited: EventPayload {
     }
     enum CodingKeys: String, CodingKey { case customerID = "customer_id", amountCents = "amount_cents" }
     public func validate() throws(EventValidationError) {
-        guard amountCents > 0 else { throw EventValidationError("amount_cents must be positive") }
+        try EventValidationError.requireAmount(amountCents, field: "amount_cents", positive: true)
     }
 }
