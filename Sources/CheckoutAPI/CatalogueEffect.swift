@@ -53,6 +53,50 @@ public struct CatalogueEffect: SingleEventEffect {
         ]
     }
 
+    /// The reference events one by one, in order; the outcomes of the batch's checkouts in one
+    /// statement (they touch only the key records, which no reference event does).
+    public func apply(batch: [EventEnvelope], in database: isolated PostgresConnection) throws -> [[DomainEvent]] {
+        var outcomes: [EventEnvelope] = []
+        for envelope in batch {
+            switch envelope.event {
+            case .checkoutCompleted, .checkoutFailed: outcomes.append(envelope)
+            default: _ = try apply(envelope, in: database)
+            }
+        }
+        try Self.recordOutcomes(of: outcomes, in: database)
+        return batch.map { _ in [] }
+    }
+
+    /// Records how each checkout ended against its idempotency key. Only checkouts started with a
+    /// key have a record; for the others this touches nothing.
+    static func recordOutcomes(of envelopes: [EventEnvelope], in database: isolated PostgresConnection) throws {
+        var checkouts: [String] = []
+        var statuses: [String] = []
+        var reasons: [String?] = []
+        for envelope in envelopes {
+            switch envelope.event {
+            case .checkoutCompleted(let event):
+                checkouts.append(event.checkoutID)
+                statuses.append("completed")
+                reasons.append(nil)
+            case .checkoutFailed(let event):
+                checkouts.append(event.checkoutID)
+                statuses.append("failed")
+                reasons.append(event.reason)
+            default:
+                continue
+            }
+        }
+        guard !checkouts.isEmpty else { return }
+        try database.query(
+            """
+            UPDATE checkout_api.idempotency_keys AS k SET outcome = o.status, failure_reason = o.reason
+            FROM unnest($1::text[], $2::text[], $3::text[]) AS o(checkout_id, status, reason)
+            WHERE k.resource_id = o.checkout_id
+            """,
+            [PostgresTextArray(checkouts), PostgresTextArray(statuses), PostgresTextArray(nullable: reasons)])
+    }
+
     public func apply(_ envelope: EventEnvelope, in database: isolated PostgresConnection) throws -> [DomainEvent] {
         switch envelope.event {
         case .productRegistered(let event):
@@ -79,15 +123,8 @@ public struct CatalogueEffect: SingleEventEffect {
             try database.query(
                 "INSERT INTO checkout_api.customers (customer_id, name) VALUES ($1, $2) ON CONFLICT (customer_id) DO UPDATE SET name = EXCLUDED.name",
                 [event.customerID, event.name])
-        case .checkoutCompleted(let event):
-            // Only checkouts started with a key have a row; for the others this touches nothing.
-            try database.query(
-                "UPDATE checkout_api.idempotency_keys SET outcome = 'completed' WHERE resource_id = $1",
-                [event.checkoutID])
-        case .checkoutFailed(let event):
-            try database.query(
-                "UPDATE checkout_api.idempotency_keys SET outcome = 'failed', failure_reason = $2 WHERE resource_id = $1",
-                [event.checkoutID, event.reason])
+        case .checkoutCompleted, .checkoutFailed:
+            try Self.recordOutcomes(of: [envelope], in: database)
         default:
             break
         }
