@@ -38,7 +38,7 @@ struct GatewaySecurityTests {
         let output = Pipe()
         process.standardOutput = output
         process.standardError = FileHandle.nullDevice
-        try process.run()
+        try process.runSerialized()
         let data = output.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
         return CurlResult(exitCode: process.terminationStatus, output: String(decoding: data, as: UTF8.self))
@@ -199,7 +199,7 @@ struct GatewaySecurityTests {
         let output = Pipe()
         process.standardOutput = output
         process.standardError = output
-        try process.run()
+        try process.runSerialized()
         let data = output.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
         return CurlResult(exitCode: process.terminationStatus, output: String(decoding: data, as: UTF8.self))

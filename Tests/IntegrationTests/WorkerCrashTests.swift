@@ -45,7 +45,7 @@ struct WorkerCrashTests {
         ]) { $1 }
         process.standardOutput = FileHandle.nullDevice
         process.standardError = FileHandle.nullDevice
-        try process.run()
+        try process.runSerialized()
         return process
     }
 

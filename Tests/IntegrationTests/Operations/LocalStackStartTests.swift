@@ -24,7 +24,7 @@ struct LocalStackStartTests {
         let output = Pipe()
         process.standardOutput = output
         process.standardError = output
-        try process.run()
+        try process.runSerialized()
         defer { if process.isRunning { process.terminate() } }
 
         // Read until the ready line (or the end), then stop it as Ctrl-C would.

@@ -11,3 +11,18 @@ func offThePool<Value: Sendable>(_ body: @escaping @Sendable () throws -> Value)
         Thread { continuation.resume(with: Result { try body() }) }.start()
     }
 }
+
+/// Serializes starting child processes across the whole test run.
+private let launches = NSLock()
+
+extension Process {
+    /// `run()`, one at a time: under the full suite, two tests starting children at the same
+    /// moment once crashed inside Foundation's `Process.run()` (a bad read in its copying of the
+    /// launch arguments), which took every test down with it. Only the start is serialized; the
+    /// children run side by side.
+    func runSerialized() throws {
+        launches.lock()
+        defer { launches.unlock() }
+        try run()
+    }
+}
