@@ -112,8 +112,10 @@ public final class TestServers: Sendable {
     @discardableResult
     /// - Parameter survivesCrashes: whether a commit survives a crash of PostgreSQL (its
     ///   processes; the machine's crash would still lose it, as `fsync` stays off).
+    /// - Parameter log: whether PostgreSQL's output goes to `postgres.log` in the directory
+    ///   (a failed start then says why), rather than nowhere.
     fileprivate func launchPostgres(
-        initialize: Bool = true, removingDirectory: Bool = true, survivesCrashes: Bool = false
+        initialize: Bool = true, removingDirectory: Bool = true, survivesCrashes: Bool = false, log: Bool = false
     ) async throws -> ChildProcess {
         let cluster = postgresCluster
         if initialize { try await cluster.initialize(log: directory.appendingPathComponent("initdb.log")) }
@@ -125,7 +127,7 @@ public final class TestServers: Sendable {
         ]
         return try Watchdog.launch(
             name: "postgres", command: try cluster.serverCommand(settings: settings), stopSignal: "INT",
-            cleanup: removingDirectory ? directory.path : nil)
+            cleanup: removingDirectory ? directory.path : nil, log: log ? directory.appendingPathComponent("postgres.log") : nil)
     }
 
     fileprivate func waitUntilReady() async throws {
@@ -178,14 +180,36 @@ public final class RestartableTestServers: Sendable {
         self.postgres = Mutex(postgres)
     }
 
-    /// Starts both servers in a directory of their own.
+    /// Starts both servers in a directory of their own, on ports free a moment ago. Once, under
+    /// a loaded full suite, PostgreSQL did not answer in time (another test may have taken its
+    /// port first): the pair is then started again, on other ports, in another directory.
     public static func start() async throws -> RestartableTestServers {
+        do {
+            return try await startOnce()
+        } catch {
+            return try await startOnce()
+        }
+    }
+
+    private static func startOnce() async throws -> RestartableTestServers {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("chorus-restartable-\(getpid())-\(UUID().uuidString.prefix(6))")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o755])
         let servers = TestServers(redisPort: try FreePort.next(), postgresPort: try FreePort.next(), directory: directory)
         let redis = try servers.launchRedis(appendOnly: true)
-        let postgres = try await servers.launchPostgres(removingDirectory: false, survivesCrashes: true)
-        try await servers.waitUntilReady()
+        let postgres: ChildProcess
+        do {
+            postgres = try await servers.launchPostgres(removingDirectory: false, survivesCrashes: true, log: true)
+        } catch {
+            redis.send(SIGTERM)
+            throw error
+        }
+        do {
+            try await servers.waitUntilReady()
+        } catch {
+            redis.send(SIGTERM)
+            postgres.send(SIGTERM)
+            throw error
+        }
         return RestartableTestServers(servers: servers, redis: redis, postgres: postgres)
     }
 
@@ -209,7 +233,7 @@ public final class RestartableTestServers: Sendable {
     /// Starts PostgreSQL again on the same data and port (it recovers from its WAL), and waits
     /// until it answers.
     public func startPostgres() async throws {
-        let restarted = try await servers.launchPostgres(initialize: false, removingDirectory: false, survivesCrashes: true)
+        let restarted = try await servers.launchPostgres(initialize: false, removingDirectory: false, survivesCrashes: true, log: true)
         postgres.withLock { $0 = restarted }
         try await servers.waitUntilReady()
     }
