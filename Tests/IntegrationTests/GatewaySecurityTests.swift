@@ -193,15 +193,7 @@ struct GatewaySecurityTests {
     }
 
     private static func runCommand(_ command: [String]) throws -> CurlResult {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: command[0])
-        process.arguments = Array(command.dropFirst())
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = output
-        try process.runSerialized()
-        let data = output.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return CurlResult(exitCode: process.terminationStatus, output: String(decoding: data, as: UTF8.self))
+        let run = try runToEnd(command)
+        return CurlResult(exitCode: run.status, output: run.output)
     }
 }

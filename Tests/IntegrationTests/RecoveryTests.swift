@@ -104,6 +104,18 @@ struct RecoveryTests {
         // The groups may read again what they had read last (every inbox skips it).
         try await system.waitUntilQuiet()
 
+        let report = try await expectEveryGroupCaughtUp(system)
+        #expect(report.unsettled.isEmpty, "\(report.unsettled)")
+        let verdict = try await InvariantVerifier(target: system.operatorTarget).verify()
+        #expect(verdict.ok, "\(verdict.text)")
+        for id in try await load(5) { #expect(try await system.terminalCheckout(id)["status"]?.string == "completed") }
+        await system.shutdown()
+    }
+
+    /// `chorus lag`'s report, having checked that every group of every event stream has read
+    /// everything (lag 0) and acknowledged it (nothing pending).
+    @discardableResult
+    private func expectEveryGroupCaughtUp(_ system: ChorusSystem) async throws -> LagReport {
         let report = try await LagReport.take(from: system.operatorTarget)
         let deadLetters = await system.topology.deadLetterStream
         for stream in report.streams where stream.name != deadLetters {
@@ -112,11 +124,7 @@ struct RecoveryTests {
                 #expect(group.pending == 0)
             }
         }
-        #expect(report.unsettled.isEmpty, "\(report.unsettled)")
-        let verdict = try await InvariantVerifier(target: system.operatorTarget).verify()
-        #expect(verdict.ok, "\(verdict.text)")
-        for id in try await load(5) { #expect(try await system.terminalCheckout(id)["status"]?.string == "completed") }
-        await system.shutdown()
+        return report
     }
 
     /// Each group's last delivered id and pending count, per stream.
@@ -179,14 +187,7 @@ struct RecoveryTests {
         #expect(Set(ids).count == customers.count * 30)
         for id in ids { #expect(try await system.terminalCheckout(id)["status"]?.string == "completed") }
         try await system.waitUntilQuiet()
-        let report = try await LagReport.take(from: system.operatorTarget)
-        let deadLetters = await system.topology.deadLetterStream
-        for stream in report.streams where stream.name != deadLetters {
-            for group in stream.groups {
-                #expect(group.lag == 0, "\(group.name) on \(stream.name): lag \(group.lag.map(String.init) ?? "unknown") at rest")
-                #expect(group.pending == 0)
-            }
-        }
+        try await expectEveryGroupCaughtUp(system)
         let verdict = try await InvariantVerifier(target: system.operatorTarget).verify()
         #expect(verdict.ok, "\(verdict.text)")
         await system.shutdown()

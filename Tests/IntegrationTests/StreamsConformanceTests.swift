@@ -47,16 +47,6 @@ struct StreamsConformanceTests {
 
     /// Runs the Python interpreter of `CHORUS_PYTHON` (default `python3`); output and errors together.
     static func python(_ arguments: [String]) throws -> (status: Int32, output: String) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = [ProcessInfo.processInfo.environment["CHORUS_PYTHON"] ?? "python3"] + arguments
-        process.currentDirectoryURL = repository
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = output
-        try process.runSerialized()
-        let data = output.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+        try runToEnd(["/usr/bin/env", ProcessInfo.processInfo.environment["CHORUS_PYTHON"] ?? "python3"] + arguments, in: repository)
     }
 }

@@ -12,6 +12,22 @@ func offThePool<Value: Sendable>(_ body: @escaping @Sendable () throws -> Value)
     }
 }
 
+/// Runs `command` (its first element an absolute path) to its end, in `directory` if given,
+/// and returns its exit status and its output and errors together. Blocks: call it off the pool.
+func runToEnd(_ command: [String], in directory: URL? = nil) throws -> (status: Int32, output: String) {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: command[0])
+    process.arguments = Array(command.dropFirst())
+    process.currentDirectoryURL = directory
+    let output = Pipe()
+    process.standardOutput = output
+    process.standardError = output
+    try process.runSerialized()
+    let data = output.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+}
+
 /// Serializes starting child processes across the whole test run.
 private let launches = NSLock()
 
