@@ -10,16 +10,20 @@ import Synchronization
 public final class ChildProcess: Sendable {
     public let processIdentifier: pid_t
     private let exitStatus = Mutex<Int32?>(nil)
+    private let exited = DispatchSemaphore(value: 0)
 
     /// Starts `command` (looked up in `PATH` when it has no slash).
     /// - Parameters:
     ///   - environment: the child's whole environment.
-    ///   - output: a file that receives standard output and error (appended); `nil` discards them.
+    ///   - output: a file that receives standard output, and standard error unless `errors` is
+    ///     given (appended); `nil` discards them.
+    ///   - errors: a file that receives standard error (appended), apart from the output.
     ///   - onExit: called once, on the waiting thread, with the raw wait status.
     public init(
         command: [String],
         environment: [String: String] = ProcessInfo.processInfo.environment,
         output: URL?,
+        errors: URL? = nil,
         onExit: @escaping @Sendable (Int32) -> Void = { _ in }
     ) throws {
         guard !command.isEmpty else { throw LocalServerError("empty command") }
@@ -39,7 +43,11 @@ public final class ChildProcess: Sendable {
         defer { posix_spawn_file_actions_destroy(&actions) }
         posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
         posix_spawn_file_actions_addopen(&actions, 1, output?.path ?? "/dev/null", O_WRONLY | O_CREAT | O_APPEND, 0o644)
-        posix_spawn_file_actions_adddup2(&actions, 1, 2)
+        if let errors {
+            posix_spawn_file_actions_addopen(&actions, 2, errors.path, O_WRONLY | O_CREAT | O_APPEND, 0o644)
+        } else {
+            posix_spawn_file_actions_adddup2(&actions, 1, 2)
+        }
 
         let arguments = command.map { strdup($0) } + [nil]
         let variables = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
@@ -59,6 +67,7 @@ public final class ChildProcess: Sendable {
             while waitpid(child, &raw, 0) == -1 && errno == EINTR {}
             exitStatus.withLock { $0 = raw }
             onExit(raw)
+            exited.signal()
         }
         waiter.name = "wait \(pid)"
         waiter.start()
@@ -69,6 +78,20 @@ public final class ChildProcess: Sendable {
 
     /// The raw wait status once the child has exited.
     public var status: Int32? { exitStatus.withLock { $0 } }
+
+    /// Blocks until the child has exited, and returns its raw wait status.
+    @discardableResult
+    public func waitForExit() -> Int32 {
+        exited.wait()
+        exited.signal()
+        return exitStatus.withLock { $0 } ?? 0
+    }
+
+    /// A raw wait status as a shell reports it: the exit code, or 128 plus the signal's number.
+    public static func exitCode(_ raw: Int32) -> Int32 {
+        let signal = raw & 0x7F
+        return signal == 0 ? (raw >> 8) & 0xFF : 128 + signal
+    }
 
     /// Sends `signal` to the child, if it still runs.
     public func send(_ signal: Int32) {

@@ -31,17 +31,11 @@ struct GatewaySecurityTests {
     }
 
     private static func runCurl(_ arguments: [String]) throws -> CurlResult {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/curl")
         // Headers and the final status code, nothing else.
-        process.arguments = ["-s", "-D", "-", "-o", "/dev/null", "-w", "\n%{http_code}\n", "--max-time", "10"] + arguments
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = FileHandle.nullDevice
-        try process.runSerialized()
-        let data = output.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return CurlResult(exitCode: process.terminationStatus, output: String(decoding: data, as: UTF8.self))
+        let run = try runToEnd(
+            ["/usr/bin/curl", "-s", "-D", "-", "-o", "/dev/null", "-w", "\n%{http_code}\n", "--max-time", "10"] + arguments,
+            separatingErrors: true)
+        return CurlResult(exitCode: run.status, output: run.output)
     }
 
     @Test("HTTPS answers with the local authority's certificate for localhost and 127.0.0.1, sends HSTS, and refuses TLS 1.1")

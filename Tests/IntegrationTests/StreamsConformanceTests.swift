@@ -47,6 +47,7 @@ struct StreamsConformanceTests {
 
     /// Runs the Python interpreter of `CHORUS_PYTHON` (default `python3`); output and errors together.
     static func python(_ arguments: [String]) throws -> (status: Int32, output: String) {
-        try runToEnd(["/usr/bin/env", ProcessInfo.processInfo.environment["CHORUS_PYTHON"] ?? "python3"] + arguments, in: repository)
+        let run = try runToEnd(["/usr/bin/env", ProcessInfo.processInfo.environment["CHORUS_PYTHON"] ?? "python3"] + arguments, in: repository)
+        return (run.status, run.output)
     }
 }

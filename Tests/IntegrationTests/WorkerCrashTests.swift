@@ -1,5 +1,6 @@
 import CheckoutDomain
 import Foundation
+import LocalServers
 import Postgres
 import Redis
 import StreamRuntime
@@ -26,11 +27,9 @@ struct WorkerCrashTests {
     }
 
     /// Runs the real executable with the system's configuration.
-    static func launch(_ name: String, consumer: String, system: ChorusSystem, claimIdleMilliseconds: Int = 1_000) async throws -> Process {
+    static func launch(_ name: String, consumer: String, system: ChorusSystem, claimIdleMilliseconds: Int = 1_000) async throws -> ChildProcess {
         let configuration = system.configuration
-        let process = Process()
-        process.executableURL = try executable(name)
-        process.environment = ProcessInfo.processInfo.environment.merging([
+        let environment = ProcessInfo.processInfo.environment.merging([
             "CHORUS_REDIS_URL": configuration.redisURL,
             "CHORUS_DATABASE_URL": configuration.databaseURL,
             "CHORUS_STREAM_PREFIX": configuration.streamPrefix,
@@ -43,10 +42,7 @@ struct WorkerCrashTests {
             "CHORUS_HTTP_PORT": "0",
             "CHORUS_LOG_LEVEL": "warning",
         ]) { $1 }
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        try process.runSerialized()
-        return process
+        return try ChildProcess(command: [try executable(name).path], environment: environment, output: nil)
     }
 
     /// Pending entries of `consumer` in the stock-reservation group, over the checkout streams.
@@ -86,9 +82,8 @@ struct WorkerCrashTests {
         _ = try await ChorusSystem.eventually("the worker to hold entries pending") {
             try await pending(of: consumer, system: system) > 0 ? true : nil
         }
-        kill(worker.processIdentifier, SIGKILL)
-        worker.waitUntilExit()
-        #expect(worker.terminationReason == .uncaughtSignal)
+        worker.send(SIGKILL)
+        #expect(ChildProcess.exitCode(worker.waitForExit()) == 128 + SIGKILL)
         #expect(try await pending(of: consumer, system: system) > 0, "the killed worker left entries pending")
         return (ids, lock)
     }
@@ -103,7 +98,10 @@ struct WorkerCrashTests {
 
         // Claiming is off (an hour of idleness): only the restarted consumer's own pending scan can do the work.
         let restarted = try await Self.launch("stock-reservation", consumer: "stock-reservation-a", system: system, claimIdleMilliseconds: 3_600_000)
-        defer { restarted.terminate(); restarted.waitUntilExit() }
+        defer {
+            restarted.send(SIGTERM)
+            restarted.waitForExit()
+        }
         for id in ids { #expect(try await system.terminalCheckout(id)["status"]?.string == "completed") }
         _ = try await ChorusSystem.eventually("the pending entries to be acknowledged") {
             try await Self.pending(of: "stock-reservation-a", system: system) == 0 ? true : nil
@@ -138,9 +136,7 @@ struct WorkerCrashTests {
             let groups = try await system.redis.groups(of: await system.topology.checkoutStream(partition: 0))
             return groups.contains { $0.name == "stock-reservation" } ? true : nil
         }
-        kill(worker.processIdentifier, SIGTERM)
-        worker.waitUntilExit()
-        #expect(worker.terminationReason == .exit)
-        #expect(worker.terminationStatus == 0)
+        worker.send(SIGTERM)
+        #expect(ChildProcess.exitCode(worker.waitForExit()) == 0, "it exited by itself, with status 0")
     }
 }

@@ -13,35 +13,28 @@ struct LocalStackStartTests {
             .deletingLastPathComponent().deletingLastPathComponent()
         let data = FileManager.default.temporaryDirectory.appendingPathComponent("chorus-up-\(UUID().uuidString.prefix(8))")
         defer { try? FileManager.default.removeItem(at: data) }
-        let process = Process()
-        process.executableURL = chorus
-        process.arguments = [
-            "up", "--data-dir", data.path, "--bin-dir", chorus.deletingLastPathComponent().path,
-            "--gateway-config", repository.appendingPathComponent("deploy/nginx").path,
-            "--redis-port", String(try FreePort.next()), "--postgres-port", String(try FreePort.next()),
-        ]
-        process.environment = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("CHORUS_") }
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = output
-        try process.runSerialized()
-        defer { if process.isRunning { process.terminate() } }
+        let log = data.appendingPathExtension("log")
+        defer { try? FileManager.default.removeItem(at: log) }
+        let process = try ChildProcess(
+            command: [
+                chorus.path, "up", "--data-dir", data.path, "--bin-dir", chorus.deletingLastPathComponent().path,
+                "--gateway-config", repository.appendingPathComponent("deploy/nginx").path,
+                "--redis-port", String(try FreePort.next()), "--postgres-port", String(try FreePort.next()),
+            ],
+            environment: ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("CHORUS_") },
+            output: log)
+        defer { process.send(SIGKILL) }
 
         // Read until the ready line (or the end), then stop it as Ctrl-C would.
-        let handle = output.fileHandleForReading
-        let processIdentifier = process.processIdentifier
-        let text = try await offThePool { () -> String in
-            var text = ""
+        let (text, status) = try await offThePool { () -> (String, Int32) in
+            func written() -> String { (try? String(contentsOf: log, encoding: .utf8)) ?? "" }
             let deadline = ContinuousClock.now + .seconds(180)
-            while !text.contains("Chorus is ready"), ContinuousClock.now < deadline {
-                let chunk = handle.availableData
-                if chunk.isEmpty { break }
-                text += String(decoding: chunk, as: UTF8.self)
+            while !written().contains("Chorus is ready"), process.isRunning, ContinuousClock.now < deadline {
+                Thread.sleep(forTimeInterval: 0.2)
             }
-            kill(processIdentifier, SIGINT)
-            text += String(decoding: handle.readDataToEndOfFile(), as: UTF8.self)
-            process.waitUntilExit()
-            return text
+            process.send(SIGINT)
+            let status = ChildProcess.exitCode(process.waitForExit())
+            return (written(), status)
         }
 
         let lines = text.split(separator: "\n").map(String.init)
@@ -50,6 +43,6 @@ struct LocalStackStartTests {
         for phase in ["created database", "redis on 127.0.0.1", "Chorus processes ready", "loaded the demo data", "Chorus is ready", "stopped"] {
             #expect(lines.filter { $0.contains(phase) }.count == 1, "one line for \(phase): \(text)")
         }
-        #expect(process.terminationStatus == 0, "\(text)")
+        #expect(status == 0, "\(text)")
     }
 }

@@ -20,27 +20,14 @@ struct OperatorCLITests {
     }
 
     private static func runChorus(_ arguments: [String], environment: [String: String]) throws -> Run {
-        let process = Process()
-        process.executableURL = try WorkerCrashTests.executable("chorus")
-        process.arguments = arguments
         var base = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("CHORUS_") }
         base.merge(environment) { $1 }
-        process.environment = base
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("chorus-cli-\(UUID().uuidString.prefix(8))")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
-        process.currentDirectoryURL = directory
-        let output = Pipe()
-        let errors = Pipe()
-        process.standardOutput = output
-        process.standardError = errors
-        try process.runSerialized()
-        let outputData = output.fileHandleForReading.readDataToEndOfFile()
-        let errorData = errors.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return Run(
-            status: process.terminationStatus, output: String(decoding: outputData, as: UTF8.self),
-            errors: String(decoding: errorData, as: UTF8.self))
+        let run = try runToEnd(
+            [try WorkerCrashTests.executable("chorus").path] + arguments, in: directory, environment: base, separatingErrors: true)
+        return Run(status: run.status, output: run.output, errors: run.errors)
     }
 
     @Test("with the operator's URLs, lag, verify and history answer and exit 0; unknown ids exit 1; missing credentials exit 77")

@@ -1,4 +1,5 @@
 import Foundation
+import LocalServers
 
 /// Runs blocking work (waiting for a child process, reading its pipes) on a thread of its own,
 /// off Swift concurrency's cooperative pool.
@@ -12,33 +13,35 @@ func offThePool<Value: Sendable>(_ body: @escaping @Sendable () throws -> Value)
     }
 }
 
-/// Runs `command` (its first element an absolute path) to its end, in `directory` if given,
-/// and returns its exit status and its output and errors together. Blocks: call it off the pool.
-func runToEnd(_ command: [String], in directory: URL? = nil) throws -> (status: Int32, output: String) {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: command[0])
-    process.arguments = Array(command.dropFirst())
-    process.currentDirectoryURL = directory
-    let output = Pipe()
-    process.standardOutput = output
-    process.standardError = output
-    try process.runSerialized()
-    let data = output.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+/// What a child process that ran to its end left behind.
+struct FinishedProcess {
+    /// Its exit code, or 128 plus the signal that ended it.
+    var status: Int32
+    var output: String
+    /// Its standard error, when it was kept apart; else empty, and the errors are in `output`.
+    var errors: String
 }
 
-/// Serializes starting child processes across the whole test run.
-private let launches = NSLock()
-
-extension Process {
-    /// `run()`, one at a time: under the full suite, two tests starting children at the same
-    /// moment once crashed inside Foundation's `Process.run()` (a bad read in its copying of the
-    /// launch arguments), which took every test down with it. Only the start is serialized; the
-    /// children run side by side.
-    func runSerialized() throws {
-        launches.lock()
-        defer { launches.unlock() }
-        try run()
-    }
+/// Runs `command` (its first element an absolute path) to its end, in `directory` if given, and
+/// returns its exit status and what it wrote. Blocks: call it off the pool.
+///
+/// Children start through ``ChildProcess`` (`posix_spawn`), not Foundation's `Process`: under the
+/// full suite, with over a thousand descriptors open in this process, `Process.run()` crashed
+/// inside its own copying (a write past a buffer's end), which took every test down with it.
+func runToEnd(
+    _ command: [String], in directory: URL? = nil, environment: [String: String] = ProcessInfo.processInfo.environment,
+    separatingErrors: Bool = false
+) throws -> FinishedProcess {
+    let files = FileManager.default.temporaryDirectory.appendingPathComponent("chorus-child-\(UUID().uuidString.prefix(8))")
+    try FileManager.default.createDirectory(at: files, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(at: files) }
+    let output = files.appendingPathComponent("output")
+    let errors = files.appendingPathComponent("errors")
+    // GNU env changes the directory (Glibc's posix_spawn_file_actions_addchdir_np is not
+    // exposed to Swift).
+    let command = directory.map { ["/usr/bin/env", "-C", $0.path] + command } ?? command
+    let child = try ChildProcess(command: command, environment: environment, output: output, errors: separatingErrors ? errors : nil)
+    let status = ChildProcess.exitCode(child.waitForExit())
+    func text(_ file: URL) -> String { (try? String(contentsOf: file, encoding: .utf8)) ?? "" }
+    return FinishedProcess(status: status, output: text(output), errors: separatingErrors ? text(errors) : "")
 }
