@@ -3,10 +3,8 @@
 -- derived from the original's and the copy's number, and is indexed under its checkout only.
 -- Run it as the database's superuser on a system whose saga has run a little, for example:
 --   psql -h <data-dir>/postgres-sockets -p 5479 -U chorus chorus -v copies=300 -f scripts/fill-event-store.sql
--- Bulk insertion, not the saga: the foreign key to the events is not checked while it runs
--- (session_replication_role = replica), since every row it adds points at an event it adds.
+-- Bulk insertion, not the saga: every index row it adds points at an event it adds.
 \set ON_ERROR_STOP on
-SET session_replication_role = replica;
 CREATE TEMP TABLE template AS
     SELECT e.position, e.event_id, e.event_type, e.payload::text AS payload, e.correlation_id, e.causation_id,
            e.producer, e.occurred_at, a.aggregate_id AS checkout_id, a.version
@@ -29,7 +27,6 @@ SELECT format('
     FROM copy JOIN template t ON copy.event_id = md5(t.event_id || %1$L)::uuid::text', '/copy-' || :run || '-' || g)
 FROM generate_series(1, :copies) AS g
 \gexec
-SET session_replication_role = DEFAULT;
 ANALYZE event_store.events;
 ANALYZE event_store.aggregate_events;
 SELECT count(*) AS events FROM event_store.events;

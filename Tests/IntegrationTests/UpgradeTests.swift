@@ -13,9 +13,10 @@ import Postgres
 import StockReservation
 import Testing
 
-/// A database laid out by the previous release (commit 23b5d74) upgrades in place when the new
-/// code first starts: its migrations add what is new, and the saga, the read models and every
-/// invariant work on it.
+/// A database laid out by a previous release (commit 23b5d74, and the event store's index of
+/// aggregates as it was until b45e5ac) upgrades in place when the new code first starts: its
+/// migrations add and change what is new, and the saga, the read models and every invariant
+/// work on it.
 @Suite("Upgrade in place", .serialized)
 struct UpgradeTests {
     /// Each worker's inbox as the previous release created it: no index on `processed_at`, and
@@ -39,9 +40,33 @@ struct UpgradeTests {
             CompensationEffect(), AuditEffect(), ProjectionEffect(),
         ]
         for effect in effects {
-            let statements = [previousInbox(schema: effect.schema)] + effect.migrations.filter { !$0.contains("ADD COLUMN IF NOT EXISTS revision") }
+            let statements = [previousInbox(schema: effect.schema)] + previousMigrations(of: effect)
             try await Migrations.run(schema: effect.schema, statements: statements, on: admin)
         }
+    }
+
+    /// The event store's index of aggregates as the previous releases made it: keyed by kind
+    /// first, with a second unique index, one by id, and a foreign key to the events.
+    static let previousAggregateEvents = [
+        """
+        CREATE TABLE IF NOT EXISTS event_store.aggregate_events (
+            aggregate_kind text NOT NULL,
+            aggregate_id   text NOT NULL,
+            version        integer NOT NULL CHECK (version > 0),
+            position       bigint NOT NULL REFERENCES event_store.events (position),
+            PRIMARY KEY (aggregate_kind, aggregate_id, version),
+            UNIQUE (aggregate_kind, aggregate_id, position)
+        )
+        """,
+        "CREATE INDEX IF NOT EXISTS aggregate_events_by_id ON event_store.aggregate_events (aggregate_id)",
+    ]
+
+    static func previousMigrations(of effect: any EventEffect) -> [String] {
+        let current = effect.migrations.filter { !$0.contains("ADD COLUMN IF NOT EXISTS revision") }
+        guard effect is EventStoreEffect else { return current }
+        let untouched = current.filter { !$0.contains("aggregate_events") || $0.contains("aggregate_events_append_only") }
+        // The events table first: the old index refers to it.
+        return Array(untouched.prefix(1)) + previousAggregateEvents + untouched.dropFirst()
     }
 
     @Test("the previous release's tables take the new migrations, and the saga, read models and invariants hold on them")
@@ -55,6 +80,18 @@ struct UpgradeTests {
             "SELECT schemaname FROM pg_indexes WHERE indexname = 'inbox_processed_at' ORDER BY schemaname")
         #expect(try indexes.map { try $0.decode("schemaname", as: String.self) }
             == ["checkout_api", "compensation", "cqrs_projection", "order_creation", "payment", "stock_reservation"])
+
+        // The event store's index of aggregates: one index, the primary key, by id first.
+        let constraints = try await system.database.query(
+            """
+            SELECT conname, pg_get_constraintdef(oid) AS definition FROM pg_constraint
+            WHERE conrelid = 'event_store.aggregate_events'::regclass ORDER BY conname
+            """)
+        #expect(try constraints.map { try $0.decode("definition", as: String.self) }
+            == ["PRIMARY KEY (aggregate_id, aggregate_kind, version)", "CHECK ((version > 0))"])
+        let aggregateIndexes = try await system.database.query(
+            "SELECT indexname FROM pg_indexes WHERE schemaname = 'event_store' AND tablename = 'aggregate_events'")
+        #expect(try aggregateIndexes.map { try $0.decode("indexname", as: String.self) } == ["aggregate_events_pkey"])
 
         let ids = try await Scenarios.everyKindOfCheckout(on: system)
         try await system.waitUntilQuiet()
