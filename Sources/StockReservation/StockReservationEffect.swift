@@ -6,9 +6,10 @@ import Postgres
 /// Owns stock per (store, SKU): receives units, reserves all lines of a checkout or none,
 /// releases reservations on compensation, and turns them into sales when an order is created.
 ///
-/// Rows are locked (`FOR UPDATE`, in SKU order) before the all-or-nothing decision, so
-/// concurrent reservations never oversell; the table's checks back that up.
-public struct StockReservationEffect: SingleEventEffect {
+/// Rows are locked (`FOR UPDATE`, in key order) before the all-or-nothing decisions, so
+/// concurrent reservations never oversell; the table's checks back that up. The decisions are
+/// made in memory for a whole batch by ``StockLedger``, with the rules of one event at a time.
+public struct StockReservationEffect: EventEffect {
     public let worker = Worker.stockReservation
     public let schema = "stock_reservation"
 
@@ -41,85 +42,125 @@ public struct StockReservationEffect: SingleEventEffect {
         ]
     }
 
-    public func apply(_ envelope: EventEnvelope, in database: isolated PostgresConnection) throws -> [DomainEvent] {
-        switch envelope.event {
-        case .stockReceived(let event):
-            try database.query(
-                """
-                INSERT INTO stock_reservation.stock (store_id, sku, on_hand, received) VALUES ($1, $2, $3, $3)
-                ON CONFLICT (store_id, sku) DO UPDATE
-                SET on_hand = stock.on_hand + EXCLUDED.on_hand, received = stock.received + EXCLUDED.received
-                """,
-                [event.storeID, event.sku, event.quantity])
-            return []
-        case .checkoutInitiated(let event):
-            return [try reserve(event.checkout, in: database)]
-        case .stockReleased(let event):
-            try settle(checkoutID: event.checkoutID, to: "released", in: database)
-            return []
-        case .orderCreated(let event):
-            try settle(checkoutID: event.checkout.checkoutID, to: "sold", in: database)
-            return []
-        default:
-            return []
-        }
+    /// Applies a batch in at most five statements, whatever its size: the reservations it
+    /// settles and the stock rows it touches are loaded and locked (reservations first, then
+    /// stock, each in key order, so that two consumers cannot deadlock), the events are applied
+    /// in memory by ``StockLedger``, and what changed is written back with one statement per
+    /// change: stock, new reservations, settled reservations.
+    public func apply(batch: [EventEnvelope], in database: isolated PostgresConnection) throws -> [[DomainEvent]] {
+        let events = batch.map(\.event)
+        let needs = StockLedger.needs(events)
+        let reservations = needs.reservations.isEmpty ? [:] : try loadReservations(needs.reservations.sorted(), in: database)
+        let keys = needs.stock.union(StockLedger.stockKeys(of: reservations)).sorted()
+        var ledger = StockLedger(levels: keys.isEmpty ? [:] : try loadStock(keys, in: database), reservations: reservations)
+        var emitted: [[DomainEvent]] = []
+        emitted.reserveCapacity(events.count)
+        for event in events { emitted.append(try ledger.apply(event)) }
+        try write(ledger, in: database)
+        return emitted
     }
 
-    private func reserve(_ checkout: CheckoutFacts, in database: isolated PostgresConnection) throws -> DomainEvent {
-        let skus = checkout.lines.map(\.sku)
+    private func loadReservations(_ checkoutIDs: [String], in database: isolated PostgresConnection) throws -> [String: StockLedger.Reservation] {
         let rows = try database.query(
             """
-            SELECT sku, on_hand - reserved AS available FROM stock_reservation.stock
-            WHERE store_id = $1 AND sku = ANY($2::text[])
-            ORDER BY sku
+            SELECT checkout_id, store_id, lines::text AS lines, status FROM stock_reservation.reservations
+            WHERE checkout_id = ANY($1::text[])
+            ORDER BY checkout_id
             FOR UPDATE
             """,
-            [checkout.storeID, PostgresTextArray(skus)])
-        var available: [String: Int] = [:]
-        for row in rows { available[try row.decode("sku")] = try row.decode("available", as: Int.self) }
-        let decision = StockReservationRule.decide(checkout, available: available)
-        if case .stockReserved = decision {
-            // One row per SKU: an UPDATE … FROM applies only one of several matching rows.
-            let requested = StockReservationRule.unitsPerSKU(checkout.lines)
-            try database.query(
-                """
-                UPDATE stock_reservation.stock AS stock SET reserved = stock.reserved + line.quantity
-                FROM unnest($2::text[], $3::integer[]) AS line(sku, quantity)
-                WHERE stock.store_id = $1 AND stock.sku = line.sku
-                """,
-                [checkout.storeID, PostgresTextArray(requested.order), PostgresTextArray(requested.order.map { requested.units[$0] ?? 0 })])
-            try database.query(
-                "INSERT INTO stock_reservation.reservations (checkout_id, store_id, lines, status) VALUES ($1, $2, $3::jsonb, 'reserved')",
-                [checkout.checkoutID, checkout.storeID, try Self.encode(checkout.lines)])
+            [PostgresTextArray(checkoutIDs)])
+        var reservations: [String: StockLedger.Reservation] = [:]
+        for row in rows {
+            let status: String = try row.decode("status")
+            guard let status = StockLedger.ReservationStatus(rawValue: status) else {
+                throw StockTableError(message: "reservation status \(status) is not one the service writes")
+            }
+            let lines = try JSONDecoder().decode([CheckoutLine].self, from: Data(try row.decode("lines", as: String.self).utf8))
+            reservations[try row.decode("checkout_id")] = StockLedger.Reservation(
+                storeID: try row.decode("store_id"), lines: lines, status: status)
         }
-        return decision
+        return reservations
     }
 
-    /// Releases or sells a reservation, once: only a reservation still `reserved` changes, and
-    /// its lines move the stock in the same statement.
-    private func settle(checkoutID: String, to status: String, in database: isolated PostgresConnection) throws {
-        try database.query(
+    private func loadStock(_ keys: [StockLedger.Key], in database: isolated PostgresConnection) throws -> [StockLedger.Key: StockLedger.Level] {
+        let rows = try database.query(
             """
-            WITH settled AS (
-                UPDATE stock_reservation.reservations SET status = $2, updated_at = now()
-                WHERE checkout_id = $1 AND status = 'reserved'
-                RETURNING store_id, lines
-            )
-            UPDATE stock_reservation.stock AS stock
-            SET reserved = stock.reserved - line.quantity,
-                on_hand = stock.on_hand - CASE WHEN $3 THEN line.quantity ELSE 0 END,
-                sold = stock.sold + CASE WHEN $3 THEN line.quantity ELSE 0 END
-            FROM settled, LATERAL (
-                -- One row per SKU: an UPDATE … FROM applies only one of several matching rows.
-                SELECT sku, sum(quantity)::integer AS quantity
-                FROM jsonb_to_recordset(settled.lines) AS line(sku text, quantity integer) GROUP BY sku
-            ) AS line
-            WHERE stock.store_id = settled.store_id AND stock.sku = line.sku
+            SELECT stock.store_id, stock.sku, stock.on_hand, stock.reserved, stock.sold, stock.received
+            FROM stock_reservation.stock AS stock
+            JOIN unnest($1::text[], $2::text[]) AS key(store_id, sku) ON stock.store_id = key.store_id AND stock.sku = key.sku
+            ORDER BY stock.store_id, stock.sku
+            FOR UPDATE OF stock
             """,
-            [checkoutID, status, status == "sold"])
+            [PostgresTextArray(keys.map(\.storeID)), PostgresTextArray(keys.map(\.sku))])
+        var levels: [StockLedger.Key: StockLedger.Level] = [:]
+        for row in rows {
+            levels[StockLedger.Key(storeID: try row.decode("store_id"), sku: try row.decode("sku"))] = StockLedger.Level(
+                onHand: try row.decode("on_hand"), reserved: try row.decode("reserved"),
+                sold: try row.decode("sold"), received: try row.decode("received"))
+        }
+        return levels
+    }
+
+    private func write(_ ledger: StockLedger, in database: isolated PostgresConnection) throws {
+        let changes = ledger.stockChanges
+        if !changes.isEmpty {
+            // Additions, not new values: see StockLedger.stockChanges. Rows that exist are
+            // updated; the others are inserted. (An INSERT … ON CONFLICT alone would not do: the
+            // table's checks apply to the row proposed for insertion, and an addition on its own,
+            // say one more unit reserved, is not a valid row.)
+            try database.query(
+                """
+                WITH change AS (
+                    SELECT * FROM unnest($1::text[], $2::text[], $3::integer[], $4::integer[], $5::integer[], $6::integer[])
+                        AS change(store_id, sku, on_hand, reserved, sold, received)
+                ), updated AS (
+                    UPDATE stock_reservation.stock AS stock
+                    SET on_hand = stock.on_hand + change.on_hand, reserved = stock.reserved + change.reserved,
+                        sold = stock.sold + change.sold, received = stock.received + change.received
+                    FROM change WHERE stock.store_id = change.store_id AND stock.sku = change.sku
+                    RETURNING stock.store_id, stock.sku
+                )
+                INSERT INTO stock_reservation.stock AS stock (store_id, sku, on_hand, reserved, sold, received)
+                SELECT change.* FROM change
+                WHERE NOT EXISTS (SELECT 1 FROM updated WHERE updated.store_id = change.store_id AND updated.sku = change.sku)
+                ON CONFLICT (store_id, sku) DO UPDATE
+                SET on_hand = stock.on_hand + EXCLUDED.on_hand, reserved = stock.reserved + EXCLUDED.reserved,
+                    sold = stock.sold + EXCLUDED.sold, received = stock.received + EXCLUDED.received
+                """,
+                [PostgresTextArray(changes.map(\.key.storeID)), PostgresTextArray(changes.map(\.key.sku)),
+                 PostgresTextArray(changes.map(\.change.onHand)), PostgresTextArray(changes.map(\.change.reserved)),
+                 PostgresTextArray(changes.map(\.change.sold)), PostgresTextArray(changes.map(\.change.received))])
+        }
+        let made = ledger.newReservations
+        if !made.isEmpty {
+            try database.query(
+                """
+                INSERT INTO stock_reservation.reservations (checkout_id, store_id, lines, status)
+                SELECT * FROM unnest($1::text[], $2::text[], $3::jsonb[], $4::text[])
+                """,
+                [PostgresTextArray(made.map(\.checkoutID)), PostgresTextArray(made.map(\.reservation.storeID)),
+                 PostgresTextArray(try made.map { try Self.encode($0.reservation.lines) }),
+                 PostgresTextArray(made.map(\.reservation.status.rawValue))])
+        }
+        let settled = ledger.settledReservations
+        if !settled.isEmpty {
+            try database.query(
+                """
+                UPDATE stock_reservation.reservations AS reservation SET status = settled.status, updated_at = now()
+                FROM unnest($1::text[], $2::text[]) AS settled(checkout_id, status)
+                WHERE reservation.checkout_id = settled.checkout_id
+                """,
+                [PostgresTextArray(settled.map(\.checkoutID)), PostgresTextArray(settled.map(\.status.rawValue))])
+        }
     }
 
     static func encode(_ lines: [CheckoutLine]) throws -> String {
         String(decoding: try JSONEncoder().encode(lines), as: UTF8.self)
     }
+}
+
+/// A row of the service's tables holds what the service never writes.
+struct StockTableError: Error, CustomStringConvertible {
+    var message: String
+    var description: String { message }
 }
