@@ -23,6 +23,8 @@ public struct ExactlyOnceHandler<Effect: EventEffect>: StreamBatchHandler {
     let logger: Logger
     let metrics: any MetricsFactory
     let eventAge: CoreMetrics.Timer
+    /// The worker's `handles`, computed once: it is asked for every entry of every batch.
+    let handledTypes: Set<EventType>
 
     /// - Parameters:
     ///   - database: a connection used by this handler alone.
@@ -36,6 +38,7 @@ public struct ExactlyOnceHandler<Effect: EventEffect>: StreamBatchHandler {
         self.topology = topology
         self.logger = logger
         self.metrics = metrics
+        handledTypes = effect.worker.handles
         eventAge = CoreMetrics.Timer(
             label: ChorusMetric.consumerEventAge.rawValue, dimensions: [("group", effect.worker.groupName)], factory: metrics)
     }
@@ -83,7 +86,7 @@ public struct ExactlyOnceHandler<Effect: EventEffect>: StreamBatchHandler {
                     entry: entry, reason: "unknown event type \(entry.fields[StreamField.type] ?? "(none)")"))
                 continue
             }
-            guard effect.worker.handles.contains(eventType) else {
+            guard handledTypes.contains(eventType) else {
                 outcome.acknowledged.append(entry.reference)
                 outcome.ignored.insert(entry.reference)
                 continue
