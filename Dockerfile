@@ -9,7 +9,7 @@ FROM ${SWIFT_IMAGE} AS build
 
 RUN export DEBIAN_FRONTEND=noninteractive \
     && apt-get -q update \
-    && apt-get -q install -y --no-install-recommends libhiredis-dev libpq-dev \
+    && apt-get -q install -y --no-install-recommends libhiredis-dev libpq-dev libjemalloc-dev \
     && rm -rf /var/lib/apt/lists/*
 
 WORKDIR /build
@@ -37,7 +37,7 @@ FROM debian:bookworm-slim
 
 RUN export DEBIAN_FRONTEND=noninteractive \
     && apt-get -q update \
-    && apt-get -q install -y --no-install-recommends libhiredis0.14 libpq5 ca-certificates tzdata curl \
+    && apt-get -q install -y --no-install-recommends libhiredis0.14 libpq5 libjemalloc2 ca-certificates tzdata curl \
     && rm -rf /var/lib/apt/lists/*
 
 RUN useradd --system --user-group --uid 10001 --home-dir /app --no-create-home --shell /usr/sbin/nologin chorus

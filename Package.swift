@@ -9,13 +9,20 @@ let strict: [SwiftSetting] = [
     .enableUpcomingFeature("MemberImportVisibility"),
 ]
 
+/// Every executable allocates through jemalloc rather than glibc's malloc: a worker's hot path is
+/// mostly short-lived allocations (stream entries, strings, arrays), and jemalloc made the whole
+/// saga about 8 % cheaper in CPU (docs/benchmarks.md). Debian's `libjemalloc-dev`; Redis uses
+/// the same library.
+let executableLinking: [LinkerSetting] = [.linkedLibrary("jemalloc", .when(platforms: [.linux]))]
+
 /// One thin executable per process: it only wires configuration to a library.
 func service(_ name: String, _ library: String) -> Target {
     .executableTarget(
         name: name,
         dependencies: [.target(name: library), "ServiceSupport"],
         path: "Sources/Executables/\(name)",
-        swiftSettings: strict
+        swiftSettings: strict,
+        linkerSettings: executableLinking
     )
 }
 
@@ -173,7 +180,8 @@ let package = Package(
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             ],
             path: "Sources/Executables/chorus",
-            swiftSettings: strict
+            swiftSettings: strict,
+            linkerSettings: executableLinking
         ),
 
         // What operators run: lag, dead letters, histories, invariants, load.

@@ -10,7 +10,8 @@ chorus_require_swift() {
 
 chorus_install_packages() {
     # prometheus: the scrape test runs Debian's Prometheus against a running system.
-    local wanted=(redis-server postgresql nginx prometheus libhiredis-dev libpq-dev pkg-config util-linux ca-certificates curl openssl)
+    # libjemalloc-dev: every executable allocates through jemalloc (see Package.swift).
+    local wanted=(redis-server postgresql nginx prometheus libhiredis-dev libpq-dev libjemalloc-dev pkg-config util-linux ca-certificates curl openssl)
     local missing=()
     for package in "${wanted[@]}"; do
         dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
