@@ -73,6 +73,25 @@ public actor RedisConnection {
         return Self.decode(raw.assumingMemoryBound(to: redisReply.self))
     }
 
+    /// Sends one command and hands its reply to `reading` in place, without copying it into a
+    /// ``RedisValue`` first. An error reply is handed over too (``RedisReply/errorMessage``).
+    /// - Parameter reading: runs on the connection's thread; the reply is freed when it returns.
+    public func send<Result>(
+        _ arguments: [String], blockingMilliseconds: Int = 0, reading: (RedisReply) throws(RedisError) -> Result
+    ) async throws(RedisError) -> Result {
+        let context = try await connected()
+        if blockingMilliseconds > 0 { setTimeout(context, milliseconds: configuration.commandTimeoutMilliseconds + blockingMilliseconds) }
+        defer {
+            if blockingMilliseconds > 0, self.context == context {
+                setTimeout(context, milliseconds: configuration.commandTimeoutMilliseconds)
+            }
+        }
+        let raw = Self.withArgv(arguments) { argc, argv, lengths in redisCommandArgv(context, argc, argv, lengths) }
+        guard let raw else { throw dropConnection(during: arguments) }
+        defer { freeReplyObject(raw) }
+        return try reading(RedisReply(pointer: UnsafePointer(raw.assumingMemoryBound(to: redisReply.self))))
+    }
+
     /// Sends one command and throws if Redis answers with an error.
     public func execute(_ arguments: [String], blockingMilliseconds: Int = 0) async throws(RedisError) -> RedisValue {
         try await send(arguments, blockingMilliseconds: blockingMilliseconds).throwingError(command: arguments)
@@ -236,7 +255,7 @@ public actor RedisConnection {
         }
     }
 
-    private static func decode(_ reply: UnsafePointer<redisReply>) -> RedisValue {
+    static func decode(_ reply: UnsafePointer<redisReply>) -> RedisValue {
         let value = reply.pointee
         func text() -> String {
             guard let characters = value.str else { return "" }
