@@ -63,6 +63,11 @@ public struct ExactlyOnceHandler<Effect: EventEffect>: StreamBatchHandler {
         return metadata
     }
 
+    /// An event type the worker handles, or one it does not know (which it dead-letters whole).
+    public func wantsFields(ofType type: String) -> Bool {
+        EventType(rawValue: type).map(handledTypes.contains) ?? true
+    }
+
     public func metricType(of entry: StreamEntry) -> String {
         entry.fields[StreamField.type].flatMap(EventType.init(rawValue:))?.rawValue ?? "unknown"
     }

@@ -73,13 +73,18 @@ extension RedisConnection {
     ///     entries; `nil` reads new entries.
     ///   - blockMilliseconds: how long to wait for new entries; `nil` does not wait. Ignored for
     ///     pending entries.
+    ///   - fieldsWanted: given a new entry's `type` field, whether its other fields are wanted. An
+    ///     entry whose fields are not wanted comes with its `type` field alone, which is enough to
+    ///     acknowledge it: every group reads every entry of its streams, and about half are of
+    ///     types it does nothing with. Pending entries always come whole.
     public func readGroup(
         group: String,
         consumer: String,
         streams: [String],
         count: Int,
         blockMilliseconds: Int?,
-        pendingAfter: [String]? = nil
+        pendingAfter: [String]? = nil,
+        fieldsWanted: @escaping @Sendable (_ type: String) -> Bool = { _ in true }
     ) async throws(RedisError) -> [StreamEntry] {
         var command = ["XREADGROUP", "GROUP", group, consumer, "COUNT", String(count)]
         let readingNew = pendingAfter == nil
@@ -88,19 +93,58 @@ extension RedisConnection {
         command.append("STREAMS")
         command += streams
         command += pendingAfter ?? Array(repeating: ">", count: streams.count)
-        let reply = try await execute(command, blockingMilliseconds: block)
-        if reply == .null { return [] }
-        guard let perStream = reply.array else { throw Self.unexpected(reply, "XREADGROUP") }
-        var byStream: [String: [StreamEntry]] = [:]
-        for streamReply in perStream {
-            guard let pair = streamReply.array, pair.count == 2, let name = pair[0].string, let entries = pair[1].array else {
-                throw Self.unexpected(streamReply, "XREADGROUP")
+        let deliveryCount = readingNew ? 1 : 0
+        // Pending entries come whole: one may be dead-lettered, and a dead letter keeps all it held.
+        let fieldsWanted = readingNew ? fieldsWanted : { _ in true }
+        // Decoded from hiredis's reply in place: this runs for every batch of every group.
+        let byStream = try await send(command, blockingMilliseconds: block) { reply throws(RedisError) -> [String: [StreamEntry]] in
+            try reply.throwIfError(command: command)
+            if reply.isNull { return [:] }
+            guard let streamCount = reply.count else { throw Self.unexpected(reply.value, "XREADGROUP") }
+            var byStream: [String: [StreamEntry]] = [:]
+            for index in 0..<streamCount {
+                guard let pair = reply[index], pair.count == 2, let name = pair[0]?.string, let entries = pair[1],
+                      let entryCount = entries.count
+                else { throw Self.unexpected(reply[index]?.value ?? .null, "XREADGROUP") }
+                var decoded: [StreamEntry] = []
+                decoded.reserveCapacity(entryCount)
+                for position in 0..<entryCount {
+                    guard let entry = entries[position] else { continue }
+                    decoded.append(try Self.decodeEntry(entry, stream: name, deliveryCount: deliveryCount, fieldsWanted: fieldsWanted))
+                }
+                byStream[name] = decoded
             }
-            byStream[name] = try entries.map { entry throws(RedisError) in
-                try Self.decodeEntry(entry, stream: name, deliveryCount: readingNew ? 1 : 0)
-            }
+            return byStream
         }
         return streams.flatMap { byStream[$0] ?? [] }
+    }
+
+    /// One entry (`[id, [name, value, …]]`) read in place. A pending entry that was deleted from
+    /// the stream comes back with null fields, and so with none here.
+    static func decodeEntry(
+        _ reply: RedisReply, stream: String, deliveryCount: Int, fieldsWanted: (String) -> Bool
+    ) throws(RedisError) -> StreamEntry {
+        guard reply.count == 2, let id = reply[0]?.string else { throw unexpected(reply.value, "stream entry") }
+        var fields: [String: String] = [:]
+        if let flat = reply[1], let count = flat.count {
+            var typeValue: String?
+            var index = 0
+            while index + 1 < count {
+                if flat[index]?.equals("type") == true { typeValue = flat[index + 1]?.string ?? "" }
+                index += 2
+            }
+            if let typeValue, !fieldsWanted(typeValue) {
+                fields["type"] = typeValue
+            } else {
+                fields.reserveCapacity(count / 2)
+                index = 0
+                while index + 1 < count {
+                    if let name = flat[index]?.string { fields[name] = flat[index + 1]?.string ?? "" }
+                    index += 2
+                }
+            }
+        }
+        return StreamEntry(reference: StreamEntryReference(stream: stream, id: id), fields: fields, deliveryCount: deliveryCount)
     }
 
     /// Claims entries that other consumers left pending for at least `minIdleMilliseconds`.

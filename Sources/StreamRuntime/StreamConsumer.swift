@@ -236,17 +236,23 @@ private struct ConsumerLoop<Handler: StreamBatchHandler> {
         if !held.isEmpty {
             let more = try await redis.readGroup(
                 group: configuration.group, consumer: configuration.consumer, streams: configuration.drainFirst,
-                count: configuration.batchSize, blockMilliseconds: nil)
+                count: configuration.batchSize, blockMilliseconds: nil, fieldsWanted: fieldsWanted)
             if isFull(more) { return more }
             defer { held = [] }
             return more + held
         }
         let entries = try await redis.readGroup(
             group: configuration.group, consumer: configuration.consumer, streams: configuration.streams,
-            count: configuration.batchSize, blockMilliseconds: blockMilliseconds)
+            count: configuration.batchSize, blockMilliseconds: blockMilliseconds, fieldsWanted: fieldsWanted)
         guard !drainFirst.isEmpty, isFull(entries) else { return entries }
         held = entries.filter { !drainFirst.contains($0.reference.stream) }
         return entries.filter { drainFirst.contains($0.reference.stream) }
+    }
+
+    /// Asks the handler which new entries it needs whole.
+    var fieldsWanted: @Sendable (String) -> Bool {
+        let handler = consumer.handler
+        return { type in handler.wantsFields(ofType: type) }
     }
 
     func claimIdleEntries() async throws -> [StreamEntry] {

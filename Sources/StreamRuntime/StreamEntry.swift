@@ -107,12 +107,18 @@ public protocol StreamBatchHandler: Sendable {
     /// What to say about the entry in log lines (its event id, correlation id…), so that an
     /// operator can follow one event from line to line.
     func logMetadata(of entry: StreamEntry) -> Logger.Metadata
+
+    /// Whether the handler needs the fields of a new entry of this `type` (the entry's `type`
+    /// field), or will only acknowledge it. An entry it does not need reaches ``handle(_:)`` with
+    /// its `type` field alone.
+    func wantsFields(ofType type: String) -> Bool
 }
 
 extension StreamBatchHandler {
     public func isOutage(_ error: any Error) -> Bool { false }
     public func metricType(of entry: StreamEntry) -> String { "unknown" }
     public func logMetadata(of entry: StreamEntry) -> Logger.Metadata { [:] }
+    public func wantsFields(ofType type: String) -> Bool { true }
 }
 
 /// A stream entry id, `<milliseconds>-<sequence>`, ordered as Redis orders them.

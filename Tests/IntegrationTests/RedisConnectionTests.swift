@@ -1,6 +1,7 @@
 import Foundation
 import LocalServers
 import Redis
+import StreamRuntime
 import Testing
 import TestSupport
 
@@ -30,6 +31,46 @@ struct RedisConnectionTests {
         #expect(try await redis.execute(["GET", "\(key)-missing"]) == .null)
         _ = try await redis.execute(["RPUSH", "\(key)-list", "x", "y"])
         #expect(try await redis.execute(["LRANGE", "\(key)-list", "0", "-1"]) == .array([.bulk("x"), .bulk("y")]))
+    }
+
+    @Test("a reply read in place answers as its decoded value does: strings, arrays, nulls and errors")
+    func replyReadInPlace() async throws {
+        let (redis, key) = try await Self.connection()
+        defer { Task { await redis.close() } }
+        _ = try await redis.execute(["RPUSH", key, "type", "ünïcode value"])
+        let read = try await redis.send(["LRANGE", key, "0", "-1"]) { reply in
+            (reply.count, reply[0]?.equals("type"), reply[0]?.equals("typ"), reply[1]?.string, reply[2] == nil, reply.value)
+        }
+        #expect(read.0 == 2)
+        #expect(read.1 == true && read.2 == false)
+        #expect(read.3 == "ünïcode value")
+        #expect(read.4, "no element past the end")
+        #expect(read.5 == .array([.bulk("type"), .bulk("ünïcode value")]))
+        #expect(try await redis.send(["GET", "\(key)-missing"]) { $0.isNull })
+        let message = try await redis.send(["INCR", key]) { $0.errorMessage }
+        #expect(message?.hasPrefix("WRONGTYPE") == true)
+        await #expect(throws: RedisError.self) {
+            try await redis.send(["INCR", key]) { reply throws(RedisError) in try reply.throwIfError(command: ["INCR", key]) }
+        }
+    }
+
+    @Test("a group read brings new entries of unwanted types with their type alone, and pending entries whole")
+    func unwantedFieldsAreNotRead() async throws {
+        let (redis, stream) = try await Self.connection()
+        defer { Task { await redis.close() } }
+        try await redis.ensureGroup(stream: stream, group: "g")
+        try await redis.append([
+            OutgoingEntry(stream: stream, fields: [("event_id", "e-1"), ("type", "Wanted"), ("payload", "{}")]),
+            OutgoingEntry(stream: stream, fields: [("event_id", "e-2"), ("type", "Unwanted"), ("payload", "{}")]),
+        ])
+        let new = try await redis.readGroup(
+            group: "g", consumer: "c", streams: [stream], count: 10, blockMilliseconds: nil, fieldsWanted: { $0 == "Wanted" })
+        #expect(new.map(\.fields) == [["event_id": "e-1", "type": "Wanted", "payload": "{}"], ["type": "Unwanted"]])
+        #expect(new.map(\.deliveryCount) == [1, 1])
+        let pending = try await redis.readGroup(
+            group: "g", consumer: "c", streams: [stream], count: 10, blockMilliseconds: nil, pendingAfter: ["0"],
+            fieldsWanted: { _ in false })
+        #expect(pending.map { $0.fields["event_id"] } == ["e-1", "e-2"], "a pending entry may be dead-lettered: it comes whole")
     }
 
     @Test("an error reply is a typed error naming the command and key, never the values")
