@@ -59,18 +59,7 @@ public actor RedisConnection {
     ///   - blockingMilliseconds: for commands that block on the server (`XREADGROUP … BLOCK`),
     ///     how long they may block; it is added to the command timeout.
     public func send(_ arguments: [String], blockingMilliseconds: Int = 0) async throws(RedisError) -> RedisValue {
-        let context = try await connected()
-        if blockingMilliseconds > 0 { setTimeout(context, milliseconds: configuration.commandTimeoutMilliseconds + blockingMilliseconds) }
-        defer {
-            // Only while the context is still ours: a failed command frees it.
-            if blockingMilliseconds > 0, self.context == context {
-                setTimeout(context, milliseconds: configuration.commandTimeoutMilliseconds)
-            }
-        }
-        let raw = Self.withArgv(arguments) { argc, argv, lengths in redisCommandArgv(context, argc, argv, lengths) }
-        guard let raw else { throw dropConnection(during: arguments) }
-        defer { freeReplyObject(raw) }
-        return Self.decode(raw.assumingMemoryBound(to: redisReply.self))
+        try await send(arguments, blockingMilliseconds: blockingMilliseconds) { reply in reply.value }
     }
 
     /// Sends one command and hands its reply to `reading` in place, without copying it into a
@@ -82,6 +71,7 @@ public actor RedisConnection {
         let context = try await connected()
         if blockingMilliseconds > 0 { setTimeout(context, milliseconds: configuration.commandTimeoutMilliseconds + blockingMilliseconds) }
         defer {
+            // Only while the context is still ours: a failed command frees it.
             if blockingMilliseconds > 0, self.context == context {
                 setTimeout(context, milliseconds: configuration.commandTimeoutMilliseconds)
             }
