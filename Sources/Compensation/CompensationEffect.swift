@@ -40,6 +40,8 @@ public struct CompensationEffect: EventEffect {
                 if case .checkoutFailed(let failed) = event { return failed.reason }
                 return nil
             }.first ?? "unknown"
+            // Each row's compensations travel as an array literal inside the text[] parameter,
+            // cast back to text[] per row: unnest cannot take an array of arrays of other lengths.
             rows.append((checkoutID, envelope.event.type.rawValue, reason, PostgresTextArray(plan.map(\.type.rawValue)).postgresText ?? "{}"))
         }
         guard !rows.isEmpty else { return batch.map { _ in [] } }

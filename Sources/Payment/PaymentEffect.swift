@@ -66,13 +66,9 @@ public struct PaymentEffect: EventEffect {
             [PostgresTextArray(paymentIDs)])
         var payments: [String: AccountLedger.Payment] = [:]
         for row in rows {
-            let status: String = try row.decode("status")
-            guard let status = AccountLedger.PaymentStatus(rawValue: status) else {
-                throw PaymentTableError(message: "payment status \(status) is not one the service writes")
-            }
             payments[try row.decode("payment_id")] = AccountLedger.Payment(
                 checkoutID: try row.decode("checkout_id"), customerID: try row.decode("customer_id"),
-                amountCents: try row.decode("amount_cents"), status: status)
+                amountCents: try row.decode("amount_cents"), status: try row.decode("status", as: AccountLedger.PaymentStatus.self))
         }
         return payments
     }
@@ -137,10 +133,4 @@ public struct PaymentEffect: EventEffect {
                 "UPDATE payment.payments SET status = 'refunded' WHERE payment_id = ANY($1::text[])", [PostgresTextArray(refunded)])
         }
     }
-}
-
-/// A row of the service's tables holds what the service never writes.
-struct PaymentTableError: Error, CustomStringConvertible {
-    var message: String
-    var description: String { message }
 }

@@ -74,6 +74,17 @@ public struct PostgresRow: Sendable {
         return value
     }
 
+    /// The column decoded as a raw-value type (say, an enum of the statuses a table holds);
+    /// throws when it is `NULL` or holds no such value.
+    public func decode<Value: RawRepresentable>(_ column: String, as type: Value.Type) throws(PostgresError) -> Value
+    where Value.RawValue: PostgresDecodable {
+        let raw = try decode(column, as: Value.RawValue.self)
+        guard let value = Value(rawValue: raw) else {
+            throw PostgresError(code: .decodingFailed, message: "column \(column) is not \(Value.self): \(String(describing: raw).prefix(40))", statement: statement)
+        }
+        return value
+    }
+
     /// The column decoded as `type`, or `nil` when it is `NULL`.
     public func decodeIfPresent<Value: PostgresDecodable>(_ column: String, as type: Value.Type = Value.self) throws(PostgresError) -> Value? {
         guard try self.text(column) != nil else { return nil }

@@ -70,14 +70,11 @@ public struct StockReservationEffect: EventEffect {
             """,
             [PostgresTextArray(checkoutIDs)])
         var reservations: [String: StockLedger.Reservation] = [:]
+        let decoder = JSONDecoder()
         for row in rows {
-            let status: String = try row.decode("status")
-            guard let status = StockLedger.ReservationStatus(rawValue: status) else {
-                throw StockTableError(message: "reservation status \(status) is not one the service writes")
-            }
-            let lines = try JSONDecoder().decode([CheckoutLine].self, from: Data(try row.decode("lines", as: String.self).utf8))
+            let lines = try decoder.decode([CheckoutLine].self, from: Data(try row.decode("lines", as: String.self).utf8))
             reservations[try row.decode("checkout_id")] = StockLedger.Reservation(
-                storeID: try row.decode("store_id"), lines: lines, status: status)
+                storeID: try row.decode("store_id"), lines: lines, status: try row.decode("status", as: StockLedger.ReservationStatus.self))
         }
         return reservations
     }
@@ -157,10 +154,4 @@ public struct StockReservationEffect: EventEffect {
     static func encode(_ lines: [CheckoutLine]) throws -> String {
         String(decoding: try JSONEncoder().encode(lines), as: UTF8.self)
     }
-}
-
-/// A row of the service's tables holds what the service never writes.
-struct StockTableError: Error, CustomStringConvertible {
-    var message: String
-    var description: String { message }
 }

@@ -51,6 +51,21 @@ struct PostgresConnectionTests {
         #expect(decoding.message.contains("amount"))
     }
 
+    /// A status column, as the services' tables hold them.
+    enum Status: String { case open, closed }
+
+    @Test("a column decodes as a raw-value type; a value outside it is a decoding error naming the column")
+    func rawValueColumns() async throws {
+        let database = try await Self.connection()
+        defer { Task { await database.close() } }
+        #expect(try await database.query("SELECT 'closed' AS status").first?.decode("status", as: Status.self) == .closed)
+        let error = try await #require(throws: PostgresError.self) {
+            try await database.query("SELECT 'ajar' AS status").first?.decode("status", as: Status.self)
+        }
+        #expect(error.code == .decodingFailed)
+        #expect(error.message.contains("status") && error.message.contains("ajar"))
+    }
+
     @Test("a transaction commits all or nothing; a savepoint undoes only its own part")
     func transactionsAndSavepoints() async throws {
         let database = try await Self.connection()
